@@ -1,0 +1,67 @@
+// Errors as they cross the wire: plain data. One catalogue of codes; one function decides
+// retryability. Local errors are classes (see SwitchyardError).
+import { z } from "zod";
+
+/** Every error code the fleet puts on the wire, with the HTTP status it maps to. */
+export const ErrorCodes = {
+  bad_request: 400,
+  invalid_agent: 400,
+  unauthorized: 401,
+  not_found: 404,
+  agent_not_found: 404,
+  task_not_found: 404,
+  conflict: 409,
+  task_terminal: 409,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+  // Task failure codes (appear in task.error and in `error` events).
+  model_error: 502,
+  tool_error: 502,
+  runner_error: 500,
+  deadline_exceeded: 504,
+  max_rounds_exceeded: 422,
+  canceled: 409,
+} as const satisfies Record<string, number>;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export const WireError = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean(),
+  details: z.unknown().optional(),
+});
+export type WireError = z.infer<typeof WireError>;
+
+/** The one place that decides whether a failure may be retried when nothing else says. */
+export function isRetryableCode(code: string): boolean {
+  return code === "unavailable" || code === "runner_error";
+}
+
+/** A local error with a code from the catalogue and an optional cause. */
+export class SwitchyardError extends Error {
+  override readonly name = "SwitchyardError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; retryable?: boolean; details?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.code = code;
+    this.retryable = opts.retryable ?? isRetryableCode(code);
+    this.details = opts.details;
+  }
+  toWire(): WireError {
+    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.details === undefined ? {} : { details: this.details }) };
+  }
+}
+
+/** The HTTP error body: `{ error: { code, message, details? } }`. */
+export const HttpError = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+export type HttpError = z.infer<typeof HttpError>;
+
+/** Turns a zod error into `{path, message}` items, so a 400 names the field that is wrong. */
+export function describeZodIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.length ? i.path.map(String).join(".") : "(root)", message: i.message }));
+}

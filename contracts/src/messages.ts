@@ -1,0 +1,114 @@
+// Payloads of every NATS subject: commands to the kernel, work items, claims, control, and
+// the spawner's request/reply calls. Every message carries `v: 1`.
+import { z } from "zod";
+import { AgentDef, Executor, RunPlan } from "./agent.ts";
+import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
+import { WireError } from "./errors.ts";
+import { Checkpoint, TaskInput, TaskResult, Usage } from "./task.ts";
+
+const V1 = z.literal(1);
+
+// ---- sy.cmd.* (SY_CMD stream, consumed by the kernel) ----
+
+export const SubmitTask = z.object({
+  v: V1,
+  task_id: TaskId,
+  tenant: Slug,
+  agent: Slug,
+  input: TaskInput,
+  executor: Executor.optional(),
+  metadata: JsonObject.default({}),
+  idempotency_key: z.string().max(256).nullable().default(null),
+  submitted_at: Timestamp,
+});
+export type SubmitTask = z.infer<typeof SubmitTask>;
+
+export const CancelTask = z.object({ v: V1, task_id: TaskId, reason: z.string().max(1000).optional() });
+export type CancelTask = z.infer<typeof CancelTask>;
+
+const RunRef = { v: V1, task_id: TaskId, run_id: z.string().min(1).max(64), attempt: z.number().int().min(1) };
+
+export const RunCheckpointed = z.object({ ...RunRef, checkpoint: Checkpoint });
+export type RunCheckpointed = z.infer<typeof RunCheckpointed>;
+
+export const RunFinished = z.object({ ...RunRef, result: TaskResult, usage: Usage });
+export type RunFinished = z.infer<typeof RunFinished>;
+
+export const RunFailed = z.object({ ...RunRef, error: WireError, usage: Usage });
+export type RunFailed = z.infer<typeof RunFailed>;
+
+/** A draining runner hands a run back so the kernel re-dispatches it at once. */
+export const RunReleased = z.object({ ...RunRef, reason: z.string().max(1000) });
+export type RunReleased = z.infer<typeof RunReleased>;
+
+/** A dispatch that is due later (retry backoff): the kernel naks it until `due_at`. */
+export const DispatchDue = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), due_at: Timestamp });
+export type DispatchDue = z.infer<typeof DispatchDue>;
+
+// ---- sy.work.<kind> (SY_WORK stream, consumed by runner nodes) ----
+
+export const WorkItem = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), kind: Slug });
+export type WorkItem = z.infer<typeof WorkItem>;
+
+// ---- sy.kernel.claim (request/reply) ----
+
+export const ClaimRequest = z.object({
+  v: V1,
+  task_id: TaskId,
+  attempt: z.number().int().min(1),
+  node_id: z.string().min(1).max(128),
+});
+export type ClaimRequest = z.infer<typeof ClaimRequest>;
+
+export const ClaimGranted = z.object({
+  v: V1,
+  granted: z.literal(true),
+  task_id: TaskId,
+  run_id: z.string(),
+  attempt: z.number().int(),
+  tenant: Slug,
+  agent: Slug,
+  input: TaskInput,
+  plan: RunPlan,
+  checkpoint: Checkpoint.nullable(),
+});
+export const ClaimRefused = z.object({
+  v: V1,
+  granted: z.literal(false),
+  task_id: TaskId,
+  reason: z.enum(["not_found", "terminal", "stale_attempt", "already_claimed"]),
+  message: z.string(),
+});
+export const ClaimReply = z.discriminatedUnion("granted", [ClaimGranted, ClaimRefused]);
+export type ClaimGranted = z.infer<typeof ClaimGranted>;
+export type ClaimRefused = z.infer<typeof ClaimRefused>;
+export type ClaimReply = z.infer<typeof ClaimReply>;
+
+// ---- sy.ctl.task.<task_id> (core NATS, to the runner that owns the run) ----
+
+export const TaskControl = z.object({
+  v: V1,
+  action: z.literal("abort"),
+  task_id: TaskId,
+  run_id: z.string().nullable(),
+  reason: z.string(),
+});
+export type TaskControl = z.infer<typeof TaskControl>;
+
+// ---- sy.spawner.* (request/reply) ----
+
+/** Every spawner reply: a value, or a wire error. */
+export const SpawnerReply = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), value: z.unknown() }),
+  z.object({ ok: z.literal(false), error: WireError }),
+]);
+export type SpawnerReply = z.infer<typeof SpawnerReply>;
+
+export const AgentPutRequest = z.object({ v: V1, name: Slug, def: z.unknown() });
+export type AgentPutRequest = z.infer<typeof AgentPutRequest>;
+export const AgentNameRequest = z.object({ v: V1, name: Slug });
+export type AgentNameRequest = z.infer<typeof AgentNameRequest>;
+export const AgentListRequest = z.object({ v: V1 });
+export const PlanRequest = z.object({ v: V1, agent: Slug, executor: Executor.optional() });
+export type PlanRequest = z.infer<typeof PlanRequest>;
+export { AgentDef, RunPlan };

@@ -1,0 +1,146 @@
+// Tasks: input, status and the lifecycle state machine (DESIGN §2, §5). The kernel is the
+// only writer of task records; everyone else reads them.
+import { z } from "zod";
+import { Executor, RunPlan } from "./agent.ts";
+import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
+import { WireError } from "./errors.ts";
+
+export const ChatMessage = z.object({ role: z.enum(["system", "user", "assistant", "tool"]), content: z.string().max(1_000_000) }).strict();
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** A task's input: a string, or a conversation of `{role, content}` messages. */
+export const TaskInput = z.union([z.string().max(1_000_000), z.array(ChatMessage).min(1).max(1000)], {
+  error: "must be a string, or a non-empty array of {role, content} messages",
+});
+export type TaskInput = z.infer<typeof TaskInput>;
+
+export const TaskStatus = z.enum(["queued", "running", "input_required", "completed", "failed", "canceled"]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "canceled"]);
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/**
+ * Legal transitions. `running → queued` is a re-dispatch (a new attempt after a retryable
+ * failure or a lost runner); `queued → queued` is not a transition. Terminal statuses never
+ * change again.
+ */
+const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
+  queued: ["running", "failed", "canceled"],
+  running: ["queued", "input_required", "completed", "failed", "canceled"],
+  input_required: ["running", "queued", "failed", "canceled"],
+  completed: [],
+  failed: [],
+  canceled: [],
+};
+export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export const Usage = z.object({
+  input_tokens: z.number().int().min(0),
+  output_tokens: z.number().int().min(0),
+  total_tokens: z.number().int().min(0),
+});
+export type Usage = z.infer<typeof Usage>;
+export const ZERO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+
+/** What a runner reports after each completed round, so a new attempt resumes there. */
+export const Checkpoint = z.object({
+  round: z.number().int().min(0),
+  messages: z.array(ChatMessage),
+  usage: Usage,
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+export const TaskResult = z.object({ text: z.string() });
+export type TaskResult = z.infer<typeof TaskResult>;
+
+/** The task record in KV `sy_tasks` (key: task id). */
+export const TaskRecord = z.object({
+  v: z.literal(1),
+  id: TaskId,
+  tenant: Slug,
+  agent: Slug,
+  input: TaskInput,
+  executor: Executor,
+  runner_kind: Slug,
+  status: TaskStatus,
+  attempt: z.number().int().min(1),
+  run_id: z.string().nullable(),
+  node_id: z.string().nullable(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  started_at: Timestamp.nullable(),
+  finished_at: Timestamp.nullable(),
+  result: TaskResult.nullable(),
+  error: WireError.nullable(),
+  usage: Usage,
+  metadata: JsonObject,
+  idempotency_key: z.string().nullable(),
+  plan: RunPlan.nullable(),
+  checkpoint: Checkpoint.nullable(),
+  /** While queued for a retry: when the next attempt may be dispatched. */
+  not_before: Timestamp.nullable(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+/** Live fields from the runner's replay cache in Redis, present while a task runs. */
+export const TaskLive = z.object({
+  node_id: z.string().optional(),
+  run_id: z.string().optional(),
+  status: z.string().optional(),
+  started_at: z.string().optional(),
+  last_event_at: z.string().optional(),
+  round_count: z.number().int().optional(),
+  last_tool_name: z.string().optional(),
+  last_tool_phase: z.string().optional(),
+  last_usage: Usage.optional(),
+});
+export type TaskLive = z.infer<typeof TaskLive>;
+
+/** A task as the HTTP API shows it: the record without kernel internals, plus live fields. */
+export const TaskView = z.object({
+  id: TaskId,
+  tenant: Slug,
+  agent: Slug,
+  input: TaskInput,
+  executor: Executor,
+  status: TaskStatus,
+  attempt: z.number().int(),
+  run_id: z.string().nullable(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  started_at: Timestamp.nullable(),
+  finished_at: Timestamp.nullable(),
+  result: TaskResult.nullable(),
+  error: WireError.nullable(),
+  usage: Usage,
+  metadata: JsonObject,
+  live: TaskLive.optional(),
+});
+export type TaskView = z.infer<typeof TaskView>;
+
+export function toTaskView(task: TaskRecord, live?: TaskLive): TaskView {
+  return {
+    id: task.id,
+    tenant: task.tenant,
+    agent: task.agent,
+    input: task.input,
+    executor: task.executor,
+    status: task.status,
+    attempt: task.attempt,
+    run_id: task.run_id,
+    created_at: task.created_at,
+    updated_at: task.updated_at,
+    started_at: task.started_at,
+    finished_at: task.finished_at,
+    result: task.result,
+    error: task.error,
+    usage: task.usage,
+    metadata: task.metadata,
+    ...(live ? { live } : {}),
+  };
+}

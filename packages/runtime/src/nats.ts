@@ -1,0 +1,105 @@
+// NATS connection and the JetStream topology (streams and KV buckets). Every service
+// ensures the topology at boot, so services can start in any order.
+
+import {
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS, STREAMS, subjects } from "@switchyard/contracts";
+import type { Logger } from "./logger.ts";
+
+export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
+
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(",").map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") log.warn({ nats: s.type }, `nats ${s.type}`);
+    }
+  })();
+  return nc;
+}
+
+export interface TopologyOptions {
+  eventsMaxAgeHours: number;
+  eventsMaxMb: number;
+  cmdDuplicateWindowS: number;
+}
+
+export interface Topology {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  tasks: KV;
+  agents: KV;
+  idempotency: KV;
+}
+
+const HOUR_NS = 3_600_000_000_000;
+
+function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: string })[] {
+  return [
+    {
+      name: STREAMS.cmd,
+      subjects: [subjects.cmdAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: opts.cmdDuplicateWindowS * 1_000_000_000,
+    },
+    { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
+    {
+      name: STREAMS.events,
+      subjects: [subjects.eventsAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: Math.round(opts.eventsMaxAgeHours * HOUR_NS),
+      max_bytes: opts.eventsMaxMb < 0 ? -1 : opts.eventsMaxMb * 1024 * 1024,
+      discard: DiscardPolicy.Old,
+      duplicate_window: 120 * 1_000_000_000,
+    },
+  ];
+}
+
+export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
+  const jsm = await jetstreamManager(nc);
+  for (const cfg of streamConfigs(opts)) {
+    try {
+      await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, cfg);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (addErr) {
+        // Another service created it between our info and add.
+        if (!/already in use|exists/i.test(String(addErr))) throw addErr;
+      }
+    }
+  }
+  const js = jetstream(nc);
+  const kvm = new Kvm(js);
+  const [tasks, agents, idempotency] = await Promise.all([
+    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
+    kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
+    kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
+  ]);
+  return { js, jsm, tasks, agents, idempotency };
+}
+
+function isNotFound(err: unknown): boolean {
+  return /not found/i.test(String((err as Error)?.message ?? err));
+}

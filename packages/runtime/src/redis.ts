@@ -1,0 +1,25 @@
+// Redis connection for the replay cache and liveness data.
+import { Redis } from "ioredis";
+import type { Logger } from "./logger.ts";
+
+export type { Redis };
+
+export function connectRedis(url: string, log: Logger): Redis {
+  const redis = new Redis(url, {
+    // Commands fail after a short while instead of queueing forever: Redis holds only
+    // rebuildable data, and callers treat a failed write as best effort.
+    maxRetriesPerRequest: 2,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    lazyConnect: false,
+  });
+  let down = false;
+  redis.on("error", (err) => {
+    if (!down) log.warn({ err: err.message }, "redis error");
+    down = true;
+  });
+  redis.on("ready", () => {
+    if (down) log.info("redis reconnected");
+    down = false;
+  });
+  return redis;
+}

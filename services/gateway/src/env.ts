@@ -1,0 +1,30 @@
+// Gateway configuration.
+import { z } from "zod";
+
+export const GatewayEnv = z.object({
+  // HTTP port.
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  // Interface to listen on.
+  HOST: z.string().default("0.0.0.0"),
+  // Bearer tokens and their tenants: "token1:tenant-a,token2:tenant-b". Empty: no auth, every
+  // request belongs to DEFAULT_TENANT.
+  API_KEYS: z.string().default(""),
+  // Tenant of unauthenticated requests when API_KEYS is empty.
+  DEFAULT_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/)
+    .default("default"),
+  // Largest request body accepted, in bytes.
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(2 * 1024 * 1024),
+  // Interval of SSE keep-alive comments.
+  SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
+  // How long a duplicate submit waits for the kernel to record the first task's id.
+  IDEMPOTENCY_WAIT_MS: z.coerce.number().int().min(0).default(5000),
+  // Timeout of request/reply calls to the spawner.
+  SPAWNER_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+});
+export type GatewayEnv = z.infer<typeof GatewayEnv>;

@@ -1,0 +1,26 @@
+// gateway: the HTTP API (fastify), SSE streams, auth and request validation. It publishes
+// commands and reads state; it never writes task state and never runs agents.
+import { connectNats, connectRedis, ensureTopology, runService } from "@switchyard/runtime";
+import { buildApp } from "./app.ts";
+import { GatewayEnv } from "./env.ts";
+
+await runService("gateway", GatewayEnv, async ({ env, log }) => {
+  const nc = await connectNats(env.NATS_URL, "gateway", log);
+  const topo = await ensureTopology(nc, {
+    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
+    eventsMaxMb: env.EVENTS_MAX_MB,
+    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
+  });
+  const redis = connectRedis(env.REDIS_URL, log);
+  const app = buildApp({ nc, js: topo.js, jsm: topo.jsm, tasks: topo.tasks, agents: topo.agents, idempotency: topo.idempotency, redis, env, log });
+  const address = await app.listen({ port: env.PORT, host: env.HOST });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    readyInfo: { url: `http://127.0.0.1:${port}`, address },
+    stop: async () => {
+      await app.close();
+      await nc.drain();
+      redis.disconnect();
+    },
+  };
+});

@@ -1,0 +1,111 @@
+// GET /v1/tasks/:id/events — Server-Sent Events (DESIGN §6). Replays the task's events from
+// JetStream (from the start, or after Last-Event-ID / ?after=), then follows live, and ends
+// after the terminal status event. One ordered consumer per client; it pulls only as fast as
+// the client's socket drains, so a slow client costs bounded memory.
+import { DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { EventHeaders, EventsQuery, isTerminal, STREAMS, subjects, type TaskStatus } from "@switchyard/contracts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { GatewayContext } from "../context.ts";
+import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { loadTask } from "../task-reads.ts";
+
+const TERMINAL = new Set<string>(["completed", "failed", "canceled"]);
+const decoder = new TextDecoder();
+
+export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: JetStreamManager }, tenantOf: (req: FastifyRequest) => string): void {
+  app.get("/v1/tasks/:id/events", async (req, reply) => {
+    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
+    const q = parseOr400(EventsQuery, req.query, "query");
+    const after = resumePoint(req.headers["last-event-id"], q.after);
+    const subject = subjects.events(task.tenant, task.agent, task.id);
+
+    // A finished task has no more events coming: stop at the last one it has.
+    let lastSeq = Number.POSITIVE_INFINITY;
+    if (isTerminal(task.status as TaskStatus)) {
+      lastSeq = await lastSequence(ctx.jsm, subject);
+    }
+
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.write(": switchyard events\n\n");
+    if (lastSeq <= after) {
+      res.end();
+      return;
+    }
+
+    const consumer = await ctx.js.consumers.get(STREAMS.events, {
+      filter_subjects: subject,
+      ...(after > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 } : { deliver_policy: DeliverPolicy.All }),
+      inactive_threshold: 30_000_000_000,
+    });
+    const messages = await consumer.consume({ max_messages: 256 });
+    let closed = false;
+    const onClose = () => {
+      closed = true;
+      void messages.close();
+    };
+    req.raw.on("close", onClose);
+    const keepAlive = setInterval(() => {
+      if (!closed) res.write(": keep-alive\n\n");
+    }, ctx.env.SSE_KEEPALIVE_MS);
+
+    try {
+      for await (const m of messages) {
+        if (closed) break;
+        const type = m.headers?.get(EventHeaders.type) || "message";
+        const raw = decoder.decode(m.data);
+        if (raw.startsWith("{")) {
+          const frame = `id: ${m.seq}\nevent: ${type}\ndata: {"seq":${m.seq},${raw.slice(1)}\n\n`;
+          if (!res.write(frame)) await drainedOrClosed(res);
+        }
+        if ((type === "status" && TERMINAL.has(m.headers?.get(EventHeaders.status) ?? "")) || m.seq >= lastSeq) break;
+      }
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message, task_id: task.id }, "event stream ended with an error");
+    } finally {
+      clearInterval(keepAlive);
+      req.raw.off("close", onClose);
+      await messages.close().catch(() => undefined);
+      res.end();
+    }
+  });
+}
+
+/** Last-Event-ID (header) wins over ?after=; both are event seqs, 0 means from the start. */
+function resumePoint(header: string | string[] | undefined, query: number | undefined): number {
+  if (header === undefined) return query ?? 0;
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) {
+    throw new HttpProblem("bad_request", "invalid Last-Event-ID header: must be an event seq (a non-negative integer)", [
+      { path: "Last-Event-ID", message: "must be a non-negative integer" },
+    ]);
+  }
+  return Number(v.trim());
+}
+
+async function lastSequence(jsm: JetStreamManager, subject: string): Promise<number> {
+  try {
+    const m = await jsm.streams.getMessage(STREAMS.events, { last_by_subj: subject });
+    return m?.seq ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+function drainedOrClosed(res: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

@@ -1,0 +1,132 @@
+// Tasks: submit, get, list, cancel. The gateway never writes task state: it publishes
+// commands to the kernel (SY_CMD) and reads records from KV.
+import {
+  type CancelTask,
+  idempotencyRecordKey,
+  isTerminal,
+  ListTasksQuery,
+  type ListTasksResponse,
+  type SubmitTask,
+  SubmitTaskBody,
+  type SubmitTaskResponse,
+  subjects,
+  submitMsgId,
+  TaskRecord,
+} from "@switchyard/contracts";
+import { encodeJson, newTaskId } from "@switchyard/runtime";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { GatewayContext } from "../context.ts";
+import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { loadTask, viewTask } from "../task-reads.ts";
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+
+export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
+  app.post("/v1/tasks", async (req, reply) => {
+    const tenant = tenantOf(req);
+    const body = parseOr400(SubmitTaskBody, req.body, "task");
+    const rawKey = req.headers["idempotency-key"];
+    const key = typeof rawKey === "string" ? rawKey : null;
+    if (rawKey !== undefined && (key === null || !IDEMPOTENCY_KEY.test(key))) {
+      throw new HttpProblem("bad_request", "invalid Idempotency-Key header: 1 to 256 printable ASCII characters", [
+        { path: "Idempotency-Key", message: "1 to 256 printable ASCII characters" },
+      ]);
+    }
+    if (key !== null) {
+      const existing = await findIdempotent(ctx, tenant, key, 0);
+      if (existing) return reply.code(202).send(submitted(existing, true));
+    }
+    const agent = await ctx.agents.get(body.agent);
+    if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
+
+    const id = newTaskId();
+    const cmd: SubmitTask = {
+      v: 1,
+      task_id: id,
+      tenant,
+      agent: body.agent,
+      input: body.input,
+      ...(body.executor ? { executor: body.executor } : {}),
+      metadata: body.metadata ?? {},
+      idempotency_key: key,
+      submitted_at: new Date().toISOString(),
+    };
+    const ack = await ctx.js.publish(subjects.submit, encodeJson(cmd), { msgID: submitMsgId(tenant, id, key) });
+    if (ack.duplicate && key !== null) {
+      const existing = await findIdempotent(ctx, tenant, key, ctx.env.IDEMPOTENCY_WAIT_MS);
+      if (!existing) throw new HttpProblem("conflict", "a submit with this Idempotency-Key is still being processed; retry shortly");
+      return reply.code(202).send(submitted(existing, true));
+    }
+    return reply.code(202).send(submitted({ id, status: "queued", agent: body.agent }, false));
+  });
+
+  app.get("/v1/tasks/:id", async (req) => {
+    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
+    return viewTask(ctx, task);
+  });
+
+  app.get("/v1/tasks", async (req): Promise<ListTasksResponse> => {
+    const tenant = tenantOf(req);
+    const q = parseOr400(ListTasksQuery, req.query, "query");
+    const ids: string[] = [];
+    for await (const k of await ctx.tasks.keys()) ids.push(k);
+    ids.sort().reverse(); // UUIDv7: newest first
+    const start = q.cursor ? ids.findIndex((id) => id < (q.cursor as string)) : 0;
+    const items = [];
+    let next: string | null = null;
+    for (let i = start < 0 ? ids.length : start; i < ids.length; i++) {
+      const entry = await ctx.tasks.get(ids[i] as string);
+      if (entry?.operation !== "PUT") continue;
+      const parsed = TaskRecord.safeParse(entry.json());
+      if (!parsed.success) continue;
+      const t = parsed.data;
+      if (t.tenant !== tenant || (q.status && t.status !== q.status) || (q.agent && t.agent !== q.agent)) continue;
+      if (items.length === q.limit) {
+        next = items[items.length - 1]?.id ?? null;
+        break;
+      }
+      items.push(await viewTask(ctx, t));
+    }
+    return { items, next_cursor: next };
+  });
+
+  app.post("/v1/tasks/:id/cancel", async (req, reply) => {
+    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
+    if (isTerminal(task.status)) {
+      throw new HttpProblem("task_terminal", `task is already ${task.status}`, { status: task.status });
+    }
+    const reason =
+      typeof (req.body as { reason?: unknown } | undefined)?.reason === "string" ? String((req.body as { reason: string }).reason).slice(0, 1000) : undefined;
+    const cmd: CancelTask = { v: 1, task_id: task.id, ...(reason ? { reason } : {}) };
+    await ctx.js.publish(subjects.cancel, encodeJson(cmd), { msgID: `cancel:${task.id}` });
+    return reply.code(202).send({ id: task.id, status: task.status, cancel_requested: true });
+  });
+}
+
+function submitted(t: { id: string; status: SubmitTaskResponse["status"]; agent: string }, duplicate: boolean): SubmitTaskResponse {
+  return { id: t.id, status: t.status, agent: t.agent, events_url: `/v1/tasks/${t.id}/events`, duplicate };
+}
+
+/** The task an Idempotency-Key created earlier, waiting up to `waitMs` for the kernel to record it. */
+async function findIdempotent(
+  ctx: GatewayContext,
+  tenant: string,
+  key: string,
+  waitMs: number,
+): Promise<{ id: string; status: SubmitTaskResponse["status"]; agent: string } | null> {
+  const recordKey = idempotencyRecordKey(tenant, key);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const entry = await ctx.idempotency.get(recordKey);
+    const id = entry?.operation === "PUT" ? entry.string() : "";
+    if (id) {
+      const t = await ctx.tasks.get(id);
+      if (t && t.operation === "PUT") {
+        const task = TaskRecord.parse(t.json());
+        return { id: task.id, status: task.status, agent: task.agent };
+      }
+    }
+    if (Date.now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

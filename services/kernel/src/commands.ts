@@ -1,0 +1,108 @@
+// Consumes SY_CMD (the kernel's inbox) with one durable consumer shared by all kernel
+// replicas. Each message is validated, routed by subject and acked only once handled; a
+// malformed one is terminated with a log line and counted, so it can never wedge the queue.
+import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { CancelTask, CONSUMERS, DispatchDue, RunCheckpointed, RunFailed, RunFinished, RunReleased, STREAMS, SubmitTask, subjects } from "@switchyard/contracts";
+import { decodeJson, type JetStreamClient, type Logger } from "@switchyard/runtime";
+import type { z } from "zod";
+import type { Kernel, Outcome } from "./kernel.ts";
+import type { KeyedLock } from "./keyed-lock.ts";
+
+type Route = { schema: z.ZodType<{ task_id: string }>; handle: (cmd: never) => Promise<Outcome> };
+
+export function commandRoutes(kernel: Kernel): Record<string, Route> {
+  return {
+    [subjects.submit]: { schema: SubmitTask, handle: (c: SubmitTask) => kernel.submit(c) },
+    [subjects.cancel]: { schema: CancelTask, handle: (c: CancelTask) => kernel.cancel(c) },
+    [subjects.runCheckpoint]: { schema: RunCheckpointed, handle: (c: RunCheckpointed) => kernel.checkpoint(c) },
+    [subjects.runFinished]: { schema: RunFinished, handle: (c: RunFinished) => kernel.finished(c) },
+    [subjects.runFailed]: { schema: RunFailed, handle: (c: RunFailed) => kernel.failed(c) },
+    [subjects.runReleased]: { schema: RunReleased, handle: (c: RunReleased) => kernel.released(c) },
+    [subjects.dispatchDue]: { schema: DispatchDue, handle: (c: DispatchDue) => kernel.dispatchDue(c) },
+  };
+}
+
+export async function ensureCommandConsumer(jsm: JetStreamManager): Promise<void> {
+  try {
+    await jsm.consumers.info(STREAMS.cmd, CONSUMERS.kernelCommands);
+  } catch {
+    await jsm.consumers.add(STREAMS.cmd, {
+      durable_name: CONSUMERS.kernelCommands,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30_000_000_000,
+      max_deliver: -1,
+      max_ack_pending: 20_000,
+    });
+  }
+}
+
+export interface CommandStats {
+  handled: number;
+  invalid: number;
+  retried: number;
+  failed: number;
+}
+
+/** Runs until `stop()`; handles up to `concurrency` commands at once, one at a time per task. */
+export async function consumeCommands(opts: {
+  js: JetStreamClient;
+  kernel: Kernel;
+  lock: KeyedLock;
+  concurrency: number;
+  log: Logger;
+}): Promise<{ stop: () => Promise<void>; stats: CommandStats }> {
+  const { js, lock, log } = opts;
+  const routes = commandRoutes(opts.kernel);
+  const stats: CommandStats = { handled: 0, invalid: 0, retried: 0, failed: 0 };
+  const consumer: Consumer = await js.consumers.get(STREAMS.cmd, CONSUMERS.kernelCommands);
+  const messages = await consumer.consume({ max_messages: opts.concurrency });
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    const route = routes[m.subject];
+    const decoded = route ? decodeJson(route.schema, m.data) : { ok: false as const, reason: "unknown command subject" };
+    if (!route || !decoded.ok) {
+      stats.invalid++;
+      log.warn({ subject: m.subject, seq: m.seq, reason: decoded.ok ? "" : decoded.reason }, "invalid command dropped");
+      m.term();
+      return;
+    }
+    const cmd = decoded.value as { task_id: string };
+    try {
+      const outcome = await lock.run(cmd.task_id, () => route.handle(cmd as never));
+      if (outcome.ack) {
+        stats.handled++;
+        m.ack();
+      } else {
+        stats.retried++;
+        log.debug({ subject: m.subject, task_id: cmd.task_id, reason: outcome.reason }, "command retried later");
+        m.nak(outcome.retryInMs);
+      }
+    } catch (err) {
+      stats.failed++;
+      log.error({ err, subject: m.subject, task_id: cmd.task_id }, "command failed; will be redelivered");
+      m.nak(1000);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      inFlight++;
+      void handle(m).finally(() => {
+        inFlight--;
+        if (inFlight === 0) for (const r of idle.splice(0)) r();
+      });
+    }
+  })();
+
+  return {
+    stats,
+    stop: async () => {
+      await messages.close();
+      await loop.catch(() => undefined);
+      if (inFlight > 0) await new Promise<void>((r) => idle.push(r));
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// kernel: the only writer of task state. Consumes commands (SY_CMD), grants claims
+// (sy.kernel.claim), fences run reports, decides retries, dispatches work and cancels.
+import { ClaimRequest, QUEUE_GROUPS, subjects } from "@switchyard/contracts";
+import { connectNats, ensureTopology, runService, serveJson } from "@switchyard/runtime";
+import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
+import { KernelEnv } from "./env.ts";
+import { Kernel } from "./kernel.ts";
+import { KeyedLock } from "./keyed-lock.ts";
+import { TaskStore } from "./task-store.ts";
+
+await runService("kernel", KernelEnv, async ({ env, log }) => {
+  const nc = await connectNats(env.NATS_URL, env.KERNEL_ID, log);
+  const topo = await ensureTopology(nc, {
+    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
+    eventsMaxMb: env.EVENTS_MAX_MB,
+    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
+  });
+  await ensureCommandConsumer(topo.jsm);
+  const store = new TaskStore(topo.tasks);
+  const lock = new KeyedLock();
+  const kernel = new Kernel({
+    nc,
+    js: topo.js,
+    store,
+    idempotency: topo.idempotency,
+    log,
+    spawnerTimeoutMs: env.SPAWNER_TIMEOUT_MS,
+    commandRetryMs: env.COMMAND_RETRY_MS,
+  });
+
+  const claims = serveJson(nc, {
+    subject: subjects.claim,
+    queue: QUEUE_GROUPS.kernel,
+    schema: ClaimRequest,
+    log,
+    handle: (req) => lock.run(req.task_id, () => kernel.claim(req)),
+    onInvalid: () => undefined,
+    onError: () => undefined,
+  });
+  const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log });
+
+  return {
+    readyInfo: { kernel_id: env.KERNEL_ID },
+    stop: async () => {
+      claims.unsubscribe();
+      await commands.stop();
+      log.info({ commands: commands.stats, fenced_reports: kernel.fencedReports, cas_conflicts: store.conflicts }, "kernel stats");
+      await nc.drain();
+    },
+  };
+});

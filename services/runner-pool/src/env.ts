@@ -1,0 +1,45 @@
+// runner-pool configuration.
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const kindList = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "each kind must be a slug")));
+
+export const RunnerEnv = z.object({
+  // This node's id (appears in GET /v1/runners and in task records). Default: host-pid.
+  NODE_ID: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`),
+  // Runner kinds served besides `local`, comma-separated (e.g. "gpu,sandbox").
+  RUNNER_KINDS: kindList,
+  // Serve the general pool (`local`) too. Set to false for a node that serves only RUNNER_KINDS.
+  RUNNER_SERVE_LOCAL: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
+  // Runs this node holds at once.
+  RUNNER_SLOTS: z.coerce.number().int().min(1).max(100_000).default(16),
+  // Heartbeat period of the node record and the task leases in Redis.
+  HEARTBEAT_MS: z.coerce.number().int().min(50).default(1000),
+  // TTL of the node record: a node silent this long leaves GET /v1/runners.
+  NODE_TTL_MS: z.coerce.number().int().min(100).default(5000),
+  // TTL of a task lease: the kernel treats a run whose lease lapsed as dead.
+  LEASE_TTL_MS: z.coerce.number().int().min(100).default(5000),
+  // How long to wait for the kernel to answer a claim.
+  CLAIM_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
+  // On SIGTERM: how long in-flight runs may take to finish before they are handed back.
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // Max characters per text.delta event of the scripted model.
+  TEXT_CHUNK_CHARS: z.coerce.number().int().min(1).default(16),
+  // Event publishes in flight per run before the loop waits for acks.
+  EVENT_WINDOW: z.coerce.number().int().min(1).default(128),
+  // Version string reported in the node record.
+  SY_VERSION: z.string().default("0.1.0"),
+});
+export type RunnerEnv = z.infer<typeof RunnerEnv>;

@@ -1,0 +1,74 @@
+// The AgentRunner replay cache in Redis (DESIGN §4): live fields of a running task and a ring
+// of its last 32 critical events, for GET /v1/tasks/:id and late subscribers. Best effort:
+// a failed write is logged at debug and never stops the run.
+import { CRITICAL_EVENT_TYPES, CRITICAL_RING_SIZE, RUN_CACHE_TTL_AFTER_FINISH_S, redisKeys, type StoredEvent } from "@switchyard/contracts";
+import type { Logger, Redis } from "@switchyard/runtime";
+
+/** How often a stream of text deltas refreshes last_event_at. */
+const DELTA_TOUCH_MS = 250;
+/** While running, the cache expires on its own if the runner vanishes. */
+const RUNNING_TTL_S = 24 * 3600;
+
+export class ReplayCache {
+  readonly #redis: Redis;
+  readonly #key: string;
+  readonly #ring: string;
+  readonly #log: Logger;
+  #lastTouch = 0;
+
+  constructor(redis: Redis, taskId: string, log: Logger) {
+    this.#redis = redis;
+    this.#key = redisKeys.run(taskId);
+    this.#ring = redisKeys.runCritical(taskId);
+    this.#log = log;
+  }
+
+  start(fields: { run_id: string; node_id: string; started_at: string; round_count: number }): void {
+    this.#exec(
+      this.#redis
+        .multi()
+        .hdel(this.#key, "last_tool_name", "last_tool_phase")
+        .hset(this.#key, { status: "running", ...fields, last_event_at: fields.started_at })
+        .expire(this.#key, RUNNING_TTL_S)
+        .expire(this.#ring, RUNNING_TTL_S),
+    );
+  }
+
+  onEvent(ev: StoredEvent): void {
+    if (ev.type === "text.delta") {
+      const now = Date.now();
+      if (now - this.#lastTouch < DELTA_TOUCH_MS) return;
+      this.#lastTouch = now;
+      this.#exec(this.#redis.pipeline().hset(this.#key, "last_event_at", ev.ts));
+      return;
+    }
+    const fields: Record<string, string | number> = { last_event_at: ev.ts };
+    const data = ev.data as Record<string, unknown>;
+    if (ev.type === "tool.call") Object.assign(fields, { last_tool_name: String(data.tool), last_tool_phase: "begin" });
+    else if (ev.type === "tool.result") Object.assign(fields, { last_tool_name: String(data.tool), last_tool_phase: data.error ? "error" : "finished" });
+    else if (ev.type === "step.finish") fields.round_count = Number(data.round);
+    else if (ev.type === "usage") fields.last_usage = JSON.stringify(data);
+    else if (ev.type === "status") fields.status = String(data.status);
+    const p = this.#redis.pipeline().hset(this.#key, fields);
+    if (CRITICAL_EVENT_TYPES.has(ev.type)) p.rpush(this.#ring, JSON.stringify(ev)).ltrim(this.#ring, -CRITICAL_RING_SIZE, -1);
+    this.#exec(p);
+  }
+
+  /** Marks how the run ended on this runner and lets the cache expire. */
+  finish(runnerStatus: string): Promise<void> {
+    return this.#exec(
+      this.#redis
+        .pipeline()
+        .hset(this.#key, { status: runnerStatus, last_event_at: new Date().toISOString() })
+        .expire(this.#key, RUN_CACHE_TTL_AFTER_FINISH_S)
+        .expire(this.#ring, RUN_CACHE_TTL_AFTER_FINISH_S),
+    );
+  }
+
+  #exec(p: { exec(): Promise<unknown> }): Promise<void> {
+    return p.exec().then(
+      () => undefined,
+      (err: unknown) => this.#log.debug({ err: (err as Error).message }, "replay cache write failed"),
+    );
+  }
+}

@@ -1,0 +1,266 @@
+// A runner node: pulls work of the kinds it serves (one durable consumer per kind, shared by
+// every node of that kind), claims each task from the kernel, runs the agent loop and
+// reports. It never writes task state, retries or decides: it reports, the kernel decides.
+import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type Checkpoint, type ClaimGranted, ClaimReply, CONSUMERS, type RunnerNode, STREAMS, subjects, TaskControl, WorkItem } from "@switchyard/contracts";
+import { decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson } from "@switchyard/runtime";
+import { sleep } from "./abortable.ts";
+import { inputText, type LoopOutcome, runAgentLoop } from "./agent-loop.ts";
+import type { RunnerEnv } from "./env.ts";
+import { EventSink } from "./event-sink.ts";
+import { Liveness } from "./liveness.ts";
+import { createModel } from "./model.ts";
+import { ReplayCache } from "./replay-cache.ts";
+import { Slots } from "./slots.ts";
+import { BUILTIN_TOOLS } from "./tools.ts";
+
+interface ActiveRun {
+  grant: ClaimGranted;
+  abort: AbortController;
+  /** Set when the node hands the run back on drain instead of finishing it. */
+  releasing: boolean;
+  done: Promise<void>;
+}
+
+export class RunnerNodeService {
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #redis: Redis;
+  readonly #env: RunnerEnv;
+  readonly #log: Logger;
+  readonly kinds: string[];
+  readonly slots: Slots;
+  readonly liveness: Liveness;
+  readonly #active = new Map<string, ActiveRun>();
+  readonly #fetchLoops: Promise<void>[] = [];
+  readonly #startedAt = new Date().toISOString();
+  #draining = false;
+  #lastBeat = this.#startedAt;
+  stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, invalidWork: 0 };
+
+  constructor(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; redis: Redis; env: RunnerEnv; log: Logger }) {
+    this.#nc = deps.nc;
+    this.#js = deps.js;
+    this.#jsm = deps.jsm;
+    this.#redis = deps.redis;
+    this.#env = deps.env;
+    this.#log = deps.log.child({ node_id: deps.env.NODE_ID });
+    this.kinds = [...new Set([...(deps.env.RUNNER_SERVE_LOCAL ? ["local"] : []), ...deps.env.RUNNER_KINDS])];
+    if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
+    this.slots = new Slots(deps.env.RUNNER_SLOTS);
+    this.liveness = new Liveness(
+      deps.redis,
+      () => this.nodeRecord(),
+      {
+        heartbeatMs: deps.env.HEARTBEAT_MS,
+        nodeTtlMs: deps.env.NODE_TTL_MS,
+        leaseTtlMs: deps.env.LEASE_TTL_MS,
+      },
+      this.#log,
+    );
+  }
+
+  nodeRecord(): RunnerNode {
+    this.#lastBeat = new Date().toISOString();
+    return {
+      id: this.#env.NODE_ID,
+      kinds: this.kinds,
+      slots: { total: this.slots.total, used: this.#active.size, free: this.slots.total - this.#active.size },
+      version: this.#env.SY_VERSION,
+      started_at: this.#startedAt,
+      last_heartbeat: this.#lastBeat,
+      draining: this.#draining,
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const kind of this.kinds) await this.#ensureWorkConsumer(kind);
+    this.liveness.start();
+    for (const kind of this.kinds) this.#fetchLoops.push(this.#fetchLoop(kind));
+  }
+
+  async #ensureWorkConsumer(kind: string): Promise<void> {
+    const name = CONSUMERS.work(kind);
+    try {
+      await this.#jsm.consumers.info(STREAMS.work, name);
+    } catch {
+      try {
+        await this.#jsm.consumers.add(STREAMS.work, {
+          durable_name: name,
+          filter_subject: subjects.work(kind),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: 30_000_000_000,
+          max_deliver: -1,
+          max_ack_pending: 100_000,
+        });
+      } catch (err) {
+        // Another node created it at the same moment.
+        if (!/already|exists/i.test(String(err))) throw err;
+      }
+    }
+  }
+
+  /** Pulls work of one kind whenever a slot is free; reserved slots bound what it takes. */
+  async #fetchLoop(kind: string): Promise<void> {
+    const consumer: Consumer = await this.#js.consumers.get(STREAMS.work, CONSUMERS.work(kind));
+    while (!this.#draining) {
+      await this.slots.waitFree();
+      if (this.#draining) break;
+      const share = Math.max(1, Math.floor(this.slots.free / this.kinds.length));
+      const reserved = this.slots.reserve(Math.min(share, 256));
+      if (reserved === 0) continue;
+      let taken = 0;
+      try {
+        const batch = await consumer.fetch({ max_messages: reserved, expires: 2000 });
+        for await (const m of batch) {
+          taken++;
+          void this.#handleWork(m).finally(() => this.slots.release(1));
+          if (this.#draining) break;
+        }
+      } catch (err) {
+        this.#log.warn({ kind, err: (err as Error).message }, "fetch failed; retrying");
+        await sleep(500);
+      } finally {
+        this.slots.release(reserved - taken);
+      }
+    }
+  }
+
+  async #handleWork(m: JsMsg): Promise<void> {
+    const decoded = decodeJson(WorkItem, m.data);
+    if (!decoded.ok) {
+      this.stats.invalidWork++;
+      this.#log.warn({ subject: m.subject, reason: decoded.reason }, "invalid work item dropped");
+      m.term();
+      return;
+    }
+    const item = decoded.value;
+    if (this.#draining) {
+      m.nak();
+      return;
+    }
+    let reply: ClaimReply;
+    try {
+      reply = await requestJson(
+        this.#nc,
+        subjects.claim,
+        { v: 1, task_id: item.task_id, attempt: item.attempt, node_id: this.#env.NODE_ID },
+        ClaimReply,
+        this.#env.CLAIM_TIMEOUT_MS,
+      );
+    } catch (err) {
+      this.#log.warn({ task_id: item.task_id, err: (err as Error).message }, "claim got no answer; work goes back to the queue");
+      m.nak(1000);
+      return;
+    }
+    m.ack();
+    if (!reply.granted) {
+      this.stats.refused++;
+      this.#log.info({ task_id: item.task_id, attempt: item.attempt, reason: reply.reason }, "claim refused");
+      return;
+    }
+    this.stats.claimed++;
+    await this.#run(reply);
+  }
+
+  async #run(grant: ClaimGranted): Promise<void> {
+    const log = this.#log.child({ task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt });
+    const abort = new AbortController();
+    let resolveDone!: () => void;
+    const active: ActiveRun = { grant, abort, releasing: false, done: new Promise((r) => (resolveDone = r)) };
+    this.#active.set(grant.task_id, active);
+
+    const control = this.#nc.subscribe(subjects.taskControl(grant.task_id), {
+      callback: (_err, msg) => {
+        const ctl = decodeJson(TaskControl, msg.data);
+        if (ctl.ok && (ctl.value.run_id === null || ctl.value.run_id === grant.run_id)) {
+          log.info({ reason: ctl.value.reason }, "abort requested");
+          abort.abort(new Error(ctl.value.reason));
+        }
+      },
+    });
+    const target = { tenant: grant.tenant, agent: grant.agent, task_id: grant.task_id };
+    const cache = new ReplayCache(this.#redis, grant.task_id, log);
+    const sink = new EventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
+    this.liveness.acquireLease(grant.task_id, grant.run_id);
+    cache.start({ run_id: grant.run_id, node_id: this.#env.NODE_ID, started_at: new Date().toISOString(), round_count: grant.checkpoint?.round ?? 0 });
+
+    let outcome: LoopOutcome;
+    try {
+      const model = createModel(grant.plan, inputText(grant.input), { textChunkChars: this.#env.TEXT_CHUNK_CHARS });
+      outcome = await runAgentLoop({
+        grant,
+        model,
+        tools: BUILTIN_TOOLS,
+        sink,
+        signal: abort.signal,
+        checkpoint: async (cp: Checkpoint) => {
+          await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp });
+        },
+      });
+    } catch (err) {
+      outcome = {
+        kind: "failed",
+        error: { code: "model_error", message: (err as Error).message, retryable: false },
+        usage: grant.checkpoint?.usage ?? { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+      };
+    }
+
+    try {
+      await sink.flush().catch((err: unknown) => {
+        if (outcome.kind === "finished")
+          outcome = { kind: "failed", error: { code: "runner_error", message: (err as Error).message, retryable: true }, usage: outcome.usage };
+      });
+      if (active.releasing) {
+        this.stats.released++;
+        await this.#report(subjects.runReleased, grant, { reason: "runner draining" });
+        log.info("run handed back (drain)");
+      } else if (outcome.kind === "finished") {
+        this.stats.finished++;
+        await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage });
+      } else if (outcome.kind === "failed") {
+        this.stats.failed++;
+        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage });
+        log.info({ error: outcome.error }, "run failed");
+      } else {
+        this.stats.aborted++;
+        log.info("run aborted");
+      }
+    } catch (err) {
+      // The kernel's lease reaper recovers a run whose outcome could not be reported.
+      log.error({ err: (err as Error).message }, "could not report run outcome");
+    } finally {
+      control.unsubscribe();
+      await this.liveness.releaseLease(grant.task_id, grant.run_id);
+      await cache.finish(active.releasing ? "released" : outcome.kind);
+      this.#active.delete(grant.task_id);
+      resolveDone();
+    }
+  }
+
+  #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>): Promise<unknown> {
+    return this.#js.publish(subject, encodeJson({ v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body }));
+  }
+
+  get activeRuns(): number {
+    return this.#active.size;
+  }
+
+  /** Stops claiming, lets runs finish for up to DRAIN_TIMEOUT_MS, then hands the rest back. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    this.slots.wakeAll();
+    void this.liveness.beat();
+    await Promise.race([Promise.all([...this.#active.values()].map((a) => a.done)), sleep(this.#env.DRAIN_TIMEOUT_MS)]);
+    for (const a of this.#active.values()) {
+      a.releasing = true;
+      a.abort.abort(new Error("runner draining"));
+    }
+    await Promise.all([...this.#active.values()].map((a) => a.done));
+    await Promise.race([Promise.all(this.#fetchLoops), sleep(3000)]);
+    await this.liveness.stop(this.#env.NODE_ID);
+  }
+}

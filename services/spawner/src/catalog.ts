@@ -1,0 +1,59 @@
+// The agent catalog in KV `sy_agents`: validated definitions keyed by name.
+
+import { AgentDef, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
+import type { KV } from "@switchyard/runtime";
+
+export class AgentCatalog {
+  readonly #kv: KV;
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Validates and stores a definition. The name in the path wins over a missing body name. */
+  async put(name: string, raw: unknown): Promise<AgentDef> {
+    const def = validateAgentDef(name, raw);
+    await this.#kv.put(name, JSON.stringify(def));
+    return def;
+  }
+
+  async get(name: string): Promise<AgentDef | null> {
+    const entry = await this.#kv.get(name);
+    if (entry?.operation !== "PUT") return null;
+    return AgentDef.parse(entry.json());
+  }
+
+  async list(): Promise<AgentDef[]> {
+    const names: string[] = [];
+    for await (const k of await this.#kv.keys()) names.push(k);
+    names.sort();
+    const defs = await Promise.all(names.map((n) => this.get(n)));
+    return defs.filter((d): d is AgentDef => d !== null);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const existing = await this.get(name);
+    if (!existing) return false;
+    await this.#kv.delete(name);
+    return true;
+  }
+}
+
+export function validateAgentDef(name: string, raw: unknown): AgentDef {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new SwitchyardError("invalid_agent", "agent definition must be a JSON object");
+  }
+  const body = raw as Record<string, unknown>;
+  if (body.name !== undefined && body.name !== name) {
+    throw new SwitchyardError("invalid_agent", `name in body (${JSON.stringify(body.name)}) differs from name in path (${name})`, {
+      details: [{ path: "name", message: "must match the name in the path" }],
+    });
+  }
+  const parsed = AgentDef.safeParse({ ...body, name });
+  if (!parsed.success) {
+    const issues = describeZodIssues(parsed.error);
+    throw new SwitchyardError("invalid_agent", `invalid agent definition: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, {
+      details: issues,
+    });
+  }
+  return parsed.data;
+}

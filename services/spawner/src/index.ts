@@ -1,0 +1,71 @@
+// spawner: the agent catalog (KV sy_agents, agents/*.md loader, CRUD over request/reply) and
+// the compiler from agent definition to run plan.
+import {
+  AgentListRequest,
+  AgentNameRequest,
+  AgentPutRequest,
+  PlanRequest,
+  QUEUE_GROUPS,
+  type SpawnerReply,
+  SwitchyardError,
+  subjects,
+} from "@switchyard/contracts";
+import { connectNats, ensureTopology, runService, serveJson } from "@switchyard/runtime";
+import type { z } from "zod";
+import { AgentCatalog } from "./catalog.ts";
+import { SpawnerEnv } from "./env.ts";
+import { loadAgentFolder } from "./loader.ts";
+import { compileRunPlan } from "./plan.ts";
+
+function errorReply(err: unknown): SpawnerReply {
+  if (err instanceof SwitchyardError) return { ok: false, error: err.toWire() };
+  return { ok: false, error: { code: "internal", message: "spawner error", retryable: true } };
+}
+
+await runService("spawner", SpawnerEnv, async ({ env, log }) => {
+  const nc = await connectNats(env.NATS_URL, "spawner", log);
+  const topo = await ensureTopology(nc, {
+    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
+    eventsMaxMb: env.EVENTS_MAX_MB,
+    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
+  });
+  const catalog = new AgentCatalog(topo.agents);
+
+  if (env.AGENTS_DIR) {
+    const { loaded, rejected } = await loadAgentFolder(env.AGENTS_DIR, catalog, log);
+    log.info({ dir: env.AGENTS_DIR, loaded, rejected }, "agents loaded");
+  }
+
+  const serve = <S extends z.ZodType>(subject: string, schema: S, handle: (req: z.infer<S>) => Promise<unknown>) =>
+    serveJson(nc, {
+      subject,
+      queue: QUEUE_GROUPS.spawner,
+      schema,
+      log,
+      handle: async (req) => ({ ok: true, value: await handle(req) }) satisfies SpawnerReply,
+      onInvalid: (reason) => ({ ok: false, error: { code: "bad_request", message: reason, retryable: false } }) satisfies SpawnerReply,
+      onError: errorReply,
+    });
+
+  const notFound = (name: string) => new SwitchyardError("agent_not_found", `agent '${name}' not found`);
+  const subs = [
+    serve(subjects.agentPut, AgentPutRequest, (req) => catalog.put(req.name, req.def)),
+    serve(subjects.agentGet, AgentNameRequest, async (req) => (await catalog.get(req.name)) ?? Promise.reject(notFound(req.name))),
+    serve(subjects.agentList, AgentListRequest, () => catalog.list()),
+    serve(subjects.agentDelete, AgentNameRequest, async (req) =>
+      (await catalog.delete(req.name)) ? { deleted: req.name } : Promise.reject(notFound(req.name)),
+    ),
+    serve(subjects.plan, PlanRequest, async (req) => {
+      const def = await catalog.get(req.agent);
+      if (!def) throw notFound(req.agent);
+      return compileRunPlan(def, req.executor);
+    }),
+  ];
+
+  return {
+    stop: async () => {
+      for (const s of subs) s.unsubscribe();
+      await nc.drain();
+    },
+  };
+});
