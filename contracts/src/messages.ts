@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AgentDef, Executor, RunPlan } from "./agent.ts";
 import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
 import { WireError } from "./errors.ts";
-import { Checkpoint, TaskInput, TaskResult, Usage } from "./task.ts";
+import { Checkpoint, TaskInput, TaskResult, TaskStatus, Usage } from "./task.ts";
 
 const V1 = z.literal(1);
 
@@ -20,8 +20,14 @@ export const SubmitTask = z.object({
   metadata: JsonObject.default({}),
   idempotency_key: z.string().max(256).nullable().default(null),
   submitted_at: Timestamp,
+  /** Core NATS subject the kernel answers on (SubmitAccepted) once the task record exists. */
+  notify: z.string().max(256).optional(),
 });
 export type SubmitTask = z.infer<typeof SubmitTask>;
+
+/** The kernel's answer on `notify`: the task that now exists for this submit (for a duplicate idempotency key, the earlier one). */
+export const SubmitAccepted = z.object({ v: V1, task_id: TaskId, submitted_task_id: TaskId, status: TaskStatus, agent: Slug });
+export type SubmitAccepted = z.infer<typeof SubmitAccepted>;
 
 export const CancelTask = z.object({ v: V1, task_id: TaskId, reason: z.string().max(1000).optional() });
 export type CancelTask = z.infer<typeof CancelTask>;

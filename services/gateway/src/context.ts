@@ -3,6 +3,7 @@ import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switch
 import type { FastifyRequest } from "fastify";
 import type { GatewayEnv } from "./env.ts";
 import { HttpProblem } from "./http-errors.ts";
+import type { SubmitWaiter } from "./submit-waiter.ts";
 
 export interface GatewayContext {
   nc: NatsConnection;
@@ -13,6 +14,7 @@ export interface GatewayContext {
   redis: Redis;
   env: GatewayEnv;
   log: Logger;
+  submitWaiter: SubmitWaiter;
 }
 
 /** Resolves the caller's tenant: from the bearer token when API_KEYS is set. */

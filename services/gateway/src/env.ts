@@ -22,8 +22,9 @@ export const GatewayEnv = z.object({
     .default(2 * 1024 * 1024),
   // Interval of SSE keep-alive comments.
   SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
-  // How long a duplicate submit waits for the kernel to record the first task's id.
-  IDEMPOTENCY_WAIT_MS: z.coerce.number().int().min(0).default(5000),
+  // How long a submit waits for the kernel to confirm the task exists before answering 202
+  // anyway (the submit is durable in SY_CMD; the task appears once a kernel is up).
+  SUBMIT_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
   // Timeout of request/reply calls to the spawner.
   SPAWNER_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
 });

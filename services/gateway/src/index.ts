@@ -3,6 +3,7 @@
 import { connectNats, connectRedis, ensureTopology, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
 import { GatewayEnv } from "./env.ts";
+import { SubmitWaiter } from "./submit-waiter.ts";
 
 await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "gateway", log);
@@ -12,13 +13,26 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
   });
   const redis = connectRedis(env.REDIS_URL, log);
-  const app = buildApp({ nc, js: topo.js, jsm: topo.jsm, tasks: topo.tasks, agents: topo.agents, idempotency: topo.idempotency, redis, env, log });
+  const submitWaiter = new SubmitWaiter(nc, log);
+  const app = buildApp({
+    nc,
+    js: topo.js,
+    jsm: topo.jsm,
+    tasks: topo.tasks,
+    agents: topo.agents,
+    idempotency: topo.idempotency,
+    redis,
+    env,
+    log,
+    submitWaiter,
+  });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   const port = (app.server.address() as { port: number }).port;
   return {
     readyInfo: { url: `http://127.0.0.1:${port}`, address },
     stop: async () => {
       await app.close();
+      submitWaiter.close();
       await nc.drain();
       redis.disconnect();
     },

@@ -16,6 +16,7 @@ import {
   RunPlan,
   type RunReleased,
   SpawnerReply,
+  type SubmitAccepted,
   type SubmitTask,
   SwitchyardError,
   subjects,
@@ -64,12 +65,15 @@ export class Kernel {
       const owner = await this.#claimIdempotencyKey(cmd);
       if (owner !== cmd.task_id) {
         log.info({ task_id: owner, dropped_task_id: cmd.task_id }, "duplicate submit (idempotency key) dropped");
+        const earlier = await store.get(owner);
+        if (earlier) this.#notifySubmitted(cmd, earlier.task);
         return ACK;
       }
     }
     const existing = await store.get(cmd.task_id);
     if (existing) {
       await this.reconcile(existing.task);
+      this.#notifySubmitted(cmd, existing.task);
       return ACK;
     }
     let plan: RunPlan | null = null;
@@ -109,12 +113,23 @@ export class Kernel {
     };
     if (!(await store.create(task))) {
       const raced = await store.get(task.id);
-      if (raced) await this.reconcile(raced.task);
+      if (raced) {
+        await this.reconcile(raced.task);
+        this.#notifySubmitted(cmd, raced.task);
+      }
       return ACK;
     }
     log.debug({ task_id: task.id, status: task.status }, "task created");
+    this.#notifySubmitted(cmd, task);
     await this.reconcile(task);
     return ACK;
+  }
+
+  /** Tells the submitting gateway that the task exists, so its 202 is followed by a readable task. */
+  #notifySubmitted(cmd: SubmitTask, task: TaskRecord): void {
+    if (!cmd.notify) return;
+    const msg: SubmitAccepted = { v: 1, task_id: task.id, submitted_task_id: cmd.task_id, status: task.status, agent: task.agent };
+    this.#d.nc.publish(cmd.notify, encodeJson(msg));
   }
 
   /** Records key → task id; returns the task id that owns the key (ours, or an earlier one). */

@@ -23,12 +23,15 @@ export class ReplayCache {
     this.#log = log;
   }
 
-  start(fields: { run_id: string; node_id: string; started_at: string; round_count: number }): void {
+  /** Resets the live fields for a new run and records its start in the critical ring. */
+  start(fields: { run_id: string; node_id: string; started_at: string; round_count: number }, started: StoredEvent): void {
     this.#exec(
       this.#redis
         .multi()
         .hdel(this.#key, "last_tool_name", "last_tool_phase")
         .hset(this.#key, { status: "running", ...fields, last_event_at: fields.started_at })
+        .rpush(this.#ring, JSON.stringify(started))
+        .ltrim(this.#ring, -CRITICAL_RING_SIZE, -1)
         .expire(this.#key, RUNNING_TTL_S)
         .expire(this.#ring, RUNNING_TTL_S),
     );

@@ -4,7 +4,7 @@
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Checkpoint, type ClaimGranted, ClaimReply, CONSUMERS, type RunnerNode, STREAMS, subjects, TaskControl, WorkItem } from "@switchyard/contracts";
-import { decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson } from "@switchyard/runtime";
+import { buildEvent, decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText, type LoopOutcome, runAgentLoop } from "./agent-loop.ts";
 import type { RunnerEnv } from "./env.ts";
@@ -186,7 +186,12 @@ export class RunnerNodeService {
     const cache = new ReplayCache(this.#redis, grant.task_id, log);
     const sink = new EventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
     this.liveness.acquireLease(grant.task_id, grant.run_id);
-    cache.start({ run_id: grant.run_id, node_id: this.#env.NODE_ID, started_at: new Date().toISOString(), round_count: grant.checkpoint?.round ?? 0 });
+    const startedAt = new Date().toISOString();
+    cache.start(
+      { run_id: grant.run_id, node_id: this.#env.NODE_ID, started_at: startedAt, round_count: grant.checkpoint?.round ?? 0 },
+      // The kernel publishes the `running` status event; the ring keeps the runner's copy of it.
+      { ...buildEvent(target, grant.run_id, grant.attempt, "status", { status: "running", attempt: grant.attempt }), ts: startedAt },
+    );
 
     let outcome: LoopOutcome;
     try {

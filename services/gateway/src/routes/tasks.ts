@@ -40,6 +40,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
 
     const id = newTaskId();
+    const confirmation = ctx.submitWaiter.expect(id, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
     const cmd: SubmitTask = {
       v: 1,
       task_id: id,
@@ -50,13 +51,24 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       metadata: body.metadata ?? {},
       idempotency_key: key,
       submitted_at: new Date().toISOString(),
+      notify: ctx.submitWaiter.subjectFor(id),
     };
-    const ack = await ctx.js.publish(subjects.submit, encodeJson(cmd), { msgID: submitMsgId(tenant, id, key) });
+    let ack: Awaited<ReturnType<typeof ctx.js.publish>>;
+    try {
+      ack = await ctx.js.publish(subjects.submit, encodeJson(cmd), { msgID: submitMsgId(tenant, id, key) });
+    } catch (err) {
+      confirmation.cancel();
+      throw err;
+    }
     if (ack.duplicate && key !== null) {
-      const existing = await findIdempotent(ctx, tenant, key, ctx.env.IDEMPOTENCY_WAIT_MS);
+      confirmation.cancel();
+      const existing = await findIdempotent(ctx, tenant, key, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
       if (!existing) throw new HttpProblem("conflict", "a submit with this Idempotency-Key is still being processed; retry shortly");
       return reply.code(202).send(submitted(existing, true));
     }
+    // 202 once the kernel confirms the task exists; without a kernel the durable submit still stands.
+    const accepted = await confirmation.promise;
+    if (accepted) return reply.code(202).send(submitted({ id: accepted.task_id, status: accepted.status, agent: accepted.agent }, accepted.task_id !== id));
     return reply.code(202).send(submitted({ id, status: "queued", agent: body.agent }, false));
   });
 

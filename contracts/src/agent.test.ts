@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { AgentDef, Executor, runnerKindOf } from "./agent.ts";
+
+describe("AgentDef", () => {
+  it("applies defaults to a minimal definition", () => {
+    expect(AgentDef.parse({ name: "writer", model: "gpt-x" })).toEqual({
+      name: "writer",
+      kind: "llm",
+      model: "gpt-x",
+      instructions: "",
+      tools: [],
+      executor: { type: "local" },
+      limits: { max_rounds: 16 },
+      retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
+    });
+  });
+
+  it("fills defaults inside partially given nested objects", () => {
+    const def = AgentDef.parse({ name: "w", model: "m", limits: { max_tokens: 100 }, retry: { max_attempts: 5 } });
+    expect(def.limits).toEqual({ max_rounds: 16, max_tokens: 100 });
+    expect(def.retry).toEqual({ max_attempts: 5, initial_backoff_ms: 500, max_backoff_ms: 30_000 });
+  });
+
+  it("rejects a scripted agent without a script, on path `script`", () => {
+    for (const script of [undefined, []]) {
+      const r = AgentDef.safeParse({ name: "s", model: "scripted", ...(script ? { script } : {}) });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues.map((i) => i.path)).toEqual([["script"]]);
+    }
+  });
+
+  it("accepts a scripted agent with a script and defaults the step fields", () => {
+    const def = AgentDef.parse({ name: "s", model: "scripted", script: [{ tool: { name: "echo" } }, { fail: { message: "boom" } }] });
+    expect(def.script).toEqual([{ tool: { name: "echo", args: {} } }, { fail: { message: "boom", retryable: false } }]);
+  });
+
+  it("rejects a script on a non-scripted model", () => {
+    const r = AgentDef.safeParse({ name: "s", model: "gpt-x", script: [{ text: "hi" }] });
+    expect(r.error?.issues.map((i) => i.path)).toEqual([["script"]]);
+  });
+
+  it("is strict: unknown keys are errors, at any depth", () => {
+    const top = AgentDef.safeParse({ name: "w", model: "m", temperature: 0.2 });
+    expect(top.success).toBe(false);
+    expect(top.error?.issues[0]?.code).toBe("unrecognized_keys");
+    const nested = AgentDef.safeParse({ name: "w", model: "m", limits: { max_round: 3 } });
+    expect(nested.success).toBe(false);
+    expect(nested.error?.issues[0]?.path).toEqual(["limits"]);
+  });
+
+  it("rejects out-of-range limits with the field path", () => {
+    const r = AgentDef.safeParse({ name: "w", model: "m", limits: { max_rounds: 0 } });
+    expect(r.error?.issues.map((i) => i.path)).toEqual([["limits", "max_rounds"]]);
+  });
+
+  it("rejects a name that is not a slug", () => {
+    expect(AgentDef.safeParse({ name: "Writer", model: "m" }).success).toBe(false);
+  });
+});
+
+describe("Executor", () => {
+  it("parses local", () => {
+    expect(Executor.parse({ type: "local" })).toEqual({ type: "local" });
+  });
+
+  it("remote needs a slug runner kind and defaults config to {}", () => {
+    expect(Executor.parse({ type: "remote", runner: { kind: "gpu" } })).toEqual({ type: "remote", runner: { kind: "gpu", config: {} } });
+    expect(Executor.parse({ type: "remote", runner: { kind: "gpu", config: { zone: "eu" } } })).toEqual({
+      type: "remote",
+      runner: { kind: "gpu", config: { zone: "eu" } },
+    });
+    expect(Executor.safeParse({ type: "remote" }).success).toBe(false);
+    expect(Executor.safeParse({ type: "remote", runner: {} }).success).toBe(false);
+    const bad = Executor.safeParse({ type: "remote", runner: { kind: "GPU box" } });
+    expect(bad.error?.issues.map((i) => i.path)).toEqual([["runner", "kind"]]);
+  });
+
+  it("rejects unknown types and extra keys", () => {
+    expect(Executor.safeParse({ type: "cloud" }).success).toBe(false);
+    expect(Executor.safeParse({ type: "local", runner: { kind: "gpu" } }).success).toBe(false);
+  });
+});
+
+describe("runnerKindOf", () => {
+  it("is `local` for the general pool and the runner kind for remote", () => {
+    expect(runnerKindOf({ type: "local" })).toBe("local");
+    expect(runnerKindOf({ type: "remote", runner: { kind: "gpu", config: {} } })).toBe("gpu");
+  });
+});
