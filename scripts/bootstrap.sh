@@ -53,7 +53,21 @@ stamp="node_modules/.sy-lock-hash"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)-$(node --version)"
 if [ "${SY_FORCE_NPM_CI:-}" != "" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  if ! npm ci --no-audit --no-fund --loglevel=error >&2 2>/tmp/sy-npm-ci.$$; then
+    # Some registries (this workplace's mirror among them) serve only the Linux builds of
+    # biome's and turbo's per-platform packages, so the lockfile cannot list the others and
+    # `npm ci` calls it out of sync. `npm install --no-save` installs the same locked tree
+    # (every dependency is pinned exactly) and leaves package-lock.json untouched.
+    if grep -q "in sync" /tmp/sy-npm-ci.$$; then
+      say "npm ci refused the lockfile (platform packages this registry lacks); installing the locked tree with npm install --no-save"
+      npm install --no-save --no-audit --no-fund --loglevel=error >&2
+    else
+      cat /tmp/sy-npm-ci.$$ >&2
+      rm -f /tmp/sy-npm-ci.$$
+      exit 1
+    fi
+  fi
+  rm -f /tmp/sy-npm-ci.$$
   echo "$want" > "$stamp"
 else
   note "node_modules up to date"
