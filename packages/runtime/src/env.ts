@@ -42,7 +42,7 @@ export function redactConfig(config: Record<string, unknown>): Record<string, un
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (SECRET.test(k)) out[k] = v === undefined || v === "" ? v : "[redacted]";
-    else if (typeof v === "string") out[k] = v.replace(/\/\/([^:@/]+):([^@/]+)@/g, "//$1:[redacted]@");
+    else if (typeof v === "string") out[k] = v.replace(/\/\/([^:@/]*):([^@/]+)@/g, "//$1:[redacted]@");
     else out[k] = v;
   }
   return out;

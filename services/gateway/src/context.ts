@@ -1,5 +1,6 @@
 // What every route needs: connections, buckets, config, and the caller's tenant.
 import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
+import { Slug } from "@switchyard/contracts";
 import type { FastifyRequest } from "fastify";
 import type { GatewayEnv } from "./env.ts";
 import { HttpProblem } from "./http-errors.ts";
@@ -25,12 +26,15 @@ export function tenantResolver(env: GatewayEnv): (req: FastifyRequest) => string
     .filter(Boolean)) {
     const i = pair.lastIndexOf(":");
     if (i <= 0) throw new Error("API_KEYS: each entry must be token:tenant");
-    keys.set(pair.slice(0, i), pair.slice(i + 1));
+    const tenant = pair.slice(i + 1);
+    if (!Slug.safeParse(tenant).success) throw new Error(`API_KEYS: tenant ${JSON.stringify(tenant)} must be a slug ([a-z0-9][a-z0-9_-]*)`);
+    keys.set(pair.slice(0, i), tenant);
   }
   if (keys.size === 0) return () => env.DEFAULT_TENANT;
   return (req) => {
     const auth = req.headers.authorization ?? "";
-    const token = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+    // The auth scheme is case-insensitive (RFC 7235).
+    const token = /^bearer /i.test(auth) ? auth.slice(7).trim() : "";
     const tenant = keys.get(token);
     if (!tenant) throw new HttpProblem("unauthorized", "missing or unknown bearer token");
     return tenant;

@@ -63,7 +63,8 @@ export function chunkText(text: string, max: number): string[] {
 
 /** Replaces `{{input}}` in strings, deeply. */
 export function substitute<T>(value: T, input: string): T {
-  if (typeof value === "string") return value.replaceAll("{{input}}", input) as T;
+  // A function replacement: `$` patterns in the input stay literal.
+  if (typeof value === "string") return value.replaceAll("{{input}}", () => input) as T;
   if (Array.isArray(value)) return value.map((v) => substitute(v, input)) as T;
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};

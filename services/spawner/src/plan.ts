@@ -24,7 +24,7 @@ export function isKnownAgentKind(kind: string): boolean {
 
 /** The task's executor, when given, overrides the agent's default. */
 export function compileRunPlan(def: AgentDef, executorOverride?: Executor): RunPlan {
-  const compile = COMPILERS[def.kind];
+  const compile = Object.hasOwn(COMPILERS, def.kind) ? COMPILERS[def.kind] : undefined;
   if (!compile) throw new SwitchyardError("invalid_agent", `agent kind '${def.kind}' has no factory on this spawner`);
   return compile(def, executorOverride ?? def.executor);
 }
