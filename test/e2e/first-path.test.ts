@@ -28,6 +28,18 @@ const slow = {
     { text: "finished {{input}}" },
   ],
 };
+// Fails in round 2 on attempt 1 only; the kernel retries from the round-1 checkpoint.
+const flaky = {
+  model: "scripted",
+  tools: ["echo"],
+  retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 },
+  script: [
+    { text: "round one", tool: { name: "echo", args: { n: 1 } } },
+    { fail: { message: "rate limited", retryable: true }, on_attempts: [1] },
+    { text: "recovered" },
+  ],
+};
+const broken = { model: "scripted", script: [{ fail: { message: "bad request to the model", retryable: false } }, { text: "never" }] };
 const sleepy = { model: "scripted", tools: ["sleep"], script: [{ text: "napping", tool: { name: "sleep", args: { ms: 20_000 } } }, { text: "awake" }] };
 
 async function submit(agent: string, input: unknown = "hi", extra: Record<string, unknown> = {}): Promise<string> {
@@ -49,7 +61,7 @@ const label = (e: ReceivedEvent) => (e.type === "status" ? `status:${String(e.da
 beforeAll(async () => {
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info" } });
   G = fleet.gatewayUrl;
-  for (const [name, def] of Object.entries({ "e2e-hello": hello, "e2e-slow": slow, "e2e-sleepy": sleepy })) {
+  for (const [name, def] of Object.entries({ "e2e-hello": hello, "e2e-slow": slow, "e2e-sleepy": sleepy, "e2e-flaky": flaky, "e2e-broken": broken })) {
     const res = await http("PUT", `${G}/v1/agents/${name}`, def);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   }
@@ -135,6 +147,35 @@ describe("submit → run → stream", () => {
     expect(got2.at(-1)!.data.data.status).toBe("completed");
     const full = await readStream(eventsUrl(id));
     expect([...seqs(got1), ...seqs(got2)]).toEqual(seqs(full));
+  });
+});
+
+describe("failures and retries (decided by the kernel)", () => {
+  it("retries a retryable failure as a new attempt that resumes after the last checkpoint", async () => {
+    const id = await submit("e2e-flaky", "x");
+    const events = await readStream(eventsUrl(id));
+    const statuses = events.filter((e) => e.type === "status").map((e) => `${String(e.data.data.status)}#${e.data.attempt}`);
+    expect(statuses).toEqual(["queued#1", "running#1", "queued#2", "running#2", "completed#2"]);
+    const retryQueued = events.find((e) => e.type === "status" && e.data.data.status === "queued" && e.data.attempt === 2)!;
+    expect(retryQueued.data.data.error).toMatchObject({ code: "model_error", message: "rate limited", retryable: true });
+    expect(events.find((e) => e.type === "error")!.data.attempt).toBe(1);
+    // Round 1 (with its tool call) ran once; attempt 2 started at round 2.
+    expect(events.filter((e) => e.type === "tool.call")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "step.start" && e.data.attempt === 2).map((e) => e.data.data.round)).toEqual([2]);
+    const runIds = new Set(events.filter((e) => e.data.run_id).map((e) => e.data.run_id));
+    expect(runIds.size).toBe(2);
+    const task = (await http("GET", `${G}/v1/tasks/${id}`)).body;
+    expect(task).toMatchObject({ status: "completed", attempt: 2, result: { text: "recovered" } });
+  });
+
+  it("fails at once on a non-retryable failure, with the error in the task and the stream", async () => {
+    const id = await submit("e2e-broken", "x");
+    const events = await readStream(eventsUrl(id));
+    expect(events.map(label)).toEqual(["status:queued", "status:running", "step.start", "error", "status:failed"]);
+    const error = { code: "model_error", message: "bad request to the model", retryable: false };
+    expect(events.at(-1)!.data.data.error).toEqual(error);
+    const task = (await http("GET", `${G}/v1/tasks/${id}`)).body;
+    expect(task).toMatchObject({ status: "failed", attempt: 1, error, result: null });
   });
 });
 

@@ -1,6 +1,7 @@
 // What every route needs: connections, buckets, config, and the caller's tenant.
-import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
+
 import { Slug } from "@switchyard/contracts";
+import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
 import type { FastifyRequest } from "fastify";
 import type { GatewayEnv } from "./env.ts";
 import { HttpProblem } from "./http-errors.ts";
