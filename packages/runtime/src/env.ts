@@ -19,6 +19,9 @@ export const BaseEnv = z.object({
     .default(24 * 7),
   // Max size of SY_EVENTS in MiB (-1: unlimited).
   EVENTS_MAX_MB: z.coerce.number().int().min(-1).default(-1),
+  // Port of GET /metrics and /healthz for services without an HTTP API (kernel, spawner,
+  // runner-pool). Unset: not served. 0: any free port (logged in the ready line).
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   // JetStream duplicate window for SY_CMD (submit idempotency within the window), seconds.
   CMD_DUPLICATE_WINDOW_S: z.coerce.number().int().positive().default(120),
 });

@@ -4,6 +4,7 @@ export * from "./env.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
 export * from "./logger.ts";
+export * from "./metrics.ts";
 export * from "./nats.ts";
 export * from "./redis.ts";
 export * from "./request.ts";
