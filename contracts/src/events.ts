@@ -75,6 +75,8 @@ export type TaskEvent = z.infer<typeof TaskEvent>;
 export const EventHeaders = {
   type: "Sy-Type",
   runId: "Sy-Run-Id",
+  /** The attempt the event belongs to, so readers can drop events of a fenced run. */
+  attempt: "Sy-Attempt",
   /** Present on `status` events: the status, so the gateway can end a stream cheaply. */
   status: "Sy-Status",
 } as const;

@@ -33,6 +33,8 @@ export const BUCKETS = {
   tasks: "sy_tasks",
   agents: "sy_agents",
   idempotency: "sy_idem",
+  /** Non-terminal tasks (key: task id → ActiveTask), watched by the kernel's reaper. */
+  active: "sy_active",
 } as const;
 
 /** Durable consumer names. */

@@ -101,6 +101,23 @@ export const TaskLive = z.object({
 });
 export type TaskLive = z.infer<typeof TaskLive>;
 
+/** The kernel's index entry of a task that is not finished (KV sy_active). */
+export const ActiveTask = z.object({
+  task_id: TaskId,
+  status: TaskStatus,
+  attempt: z.number().int(),
+  run_id: z.string().nullable(),
+  runner_kind: Slug,
+  /** When the task entered its current status. */
+  since: Timestamp,
+  deadline_at: Timestamp.nullable(),
+});
+export type ActiveTask = z.infer<typeof ActiveTask>;
+
+/** For a queued task: how many live runner nodes serve its kind. */
+export const QueueInfo = z.object({ runner_nodes: z.number().int(), message: z.string().optional() });
+export type QueueInfo = z.infer<typeof QueueInfo>;
+
 /** A task as the HTTP API shows it: the record without kernel internals, plus live fields. */
 export const TaskView = z.object({
   id: TaskId,
@@ -120,10 +137,11 @@ export const TaskView = z.object({
   usage: Usage,
   metadata: JsonObject,
   live: TaskLive.optional(),
+  queue: QueueInfo.optional(),
 });
 export type TaskView = z.infer<typeof TaskView>;
 
-export function toTaskView(task: TaskRecord, live?: TaskLive): TaskView {
+export function toTaskView(task: TaskRecord, live?: TaskLive, queue?: QueueInfo): TaskView {
   return {
     id: task.id,
     tenant: task.tenant,
@@ -142,5 +160,6 @@ export function toTaskView(task: TaskRecord, live?: TaskLive): TaskView {
     usage: task.usage,
     metadata: task.metadata,
     ...(live ? { live } : {}),
+    ...(queue ? { queue } : {}),
   };
 }

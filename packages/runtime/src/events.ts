@@ -20,6 +20,7 @@ export function publishEvent(js: JetStreamClient, target: EventTarget, event: St
   const h = natsHeaders();
   h.set(EventHeaders.type, event.type);
   if (event.run_id) h.set(EventHeaders.runId, event.run_id);
+  h.set(EventHeaders.attempt, String(event.attempt));
   if (event.type === "status") h.set(EventHeaders.status, (event.data as { status: string }).status);
   return js.publish(subjects.events(target.tenant, target.agent, target.task_id), encodeJson(event), { msgID: msgId, headers: h });
 }

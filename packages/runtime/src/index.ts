@@ -8,5 +8,6 @@ export * from "./metrics.ts";
 export * from "./nats.ts";
 export * from "./redis.ts";
 export * from "./request.ts";
+export * from "./runner-registry.ts";
 export * from "./serve.ts";
 export * from "./service.ts";

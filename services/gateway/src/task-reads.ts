@@ -1,6 +1,7 @@
 // Reading tasks for the API: the record from KV sy_tasks (read-only here) and, while a task
 // runs, the live fields from the runner's replay cache in Redis.
-import { isTerminal, redisKeys, TaskId, type TaskLive, TaskRecord, type TaskView, toTaskView } from "@switchyard/contracts";
+import { isTerminal, type QueueInfo, redisKeys, TaskId, type TaskLive, TaskRecord, type TaskView, toTaskView } from "@switchyard/contracts";
+import { listRunnerNodes, nodesPerKind } from "@switchyard/runtime";
 import type { GatewayContext } from "./context.ts";
 import { HttpProblem, parseOr400 } from "./http-errors.ts";
 
@@ -46,6 +47,18 @@ export async function readLive(ctx: GatewayContext, task: TaskRecord): Promise<T
   return live;
 }
 
+/** For a queued task: how many live nodes serve its kind, and a note when none does. */
+export async function readQueueInfo(ctx: GatewayContext, task: TaskRecord): Promise<QueueInfo | undefined> {
+  if (task.status !== "queued") return undefined;
+  try {
+    const n = nodesPerKind(await listRunnerNodes(ctx.redis)).get(task.runner_kind) ?? 0;
+    return n > 0 ? { runner_nodes: n } : { runner_nodes: 0, message: `no runner node serves kind '${task.runner_kind}'` };
+  } catch {
+    return undefined; // Redis is down: say nothing rather than something wrong
+  }
+}
+
 export async function viewTask(ctx: GatewayContext, task: TaskRecord): Promise<TaskView> {
-  return toTaskView(task, await readLive(ctx, task));
+  const [live, queue] = await Promise.all([readLive(ctx, task), readQueueInfo(ctx, task)]);
+  return toTaskView(task, live, queue);
 }

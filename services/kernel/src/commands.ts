@@ -3,7 +3,7 @@
 // malformed one is terminated with a log line and counted, so it can never wedge the queue.
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { CancelTask, CONSUMERS, DispatchDue, RunCheckpointed, RunFailed, RunFinished, RunReleased, STREAMS, SubmitTask, subjects } from "@switchyard/contracts";
-import { decodeJson, type JetStreamClient, type Logger } from "@switchyard/runtime";
+import { decodeJson, type JetStreamClient, type Logger, type ServiceMetrics } from "@switchyard/runtime";
 import type { z } from "zod";
 import type { Kernel, Outcome } from "./kernel.ts";
 import type { KeyedLock } from "./keyed-lock.ts";
@@ -22,15 +22,19 @@ export function commandRoutes(kernel: Kernel): Record<string, Route> {
   };
 }
 
+/** A command a dead kernel held is redelivered to another replica after this long. */
+const COMMAND_ACK_WAIT_NS = 10_000_000_000;
+
 export async function ensureCommandConsumer(jsm: JetStreamManager): Promise<void> {
   try {
     await jsm.consumers.info(STREAMS.cmd, CONSUMERS.kernelCommands);
+    await jsm.consumers.update(STREAMS.cmd, CONSUMERS.kernelCommands, { ack_wait: COMMAND_ACK_WAIT_NS });
   } catch {
     await jsm.consumers.add(STREAMS.cmd, {
       durable_name: CONSUMERS.kernelCommands,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: 30_000_000_000,
+      ack_wait: COMMAND_ACK_WAIT_NS,
       max_deliver: -1,
       max_ack_pending: 20_000,
     });
@@ -51,6 +55,7 @@ export async function consumeCommands(opts: {
   lock: KeyedLock;
   concurrency: number;
   log: Logger;
+  metrics: ServiceMetrics;
 }): Promise<{ stop: () => Promise<void>; stats: CommandStats }> {
   const { js, lock, log } = opts;
   const routes = commandRoutes(opts.kernel);
@@ -65,6 +70,7 @@ export async function consumeCommands(opts: {
     const decoded = route ? decodeJson(route.schema, m.data) : { ok: false as const, reason: "unknown command subject" };
     if (!route || !decoded.ok) {
       stats.invalid++;
+      opts.metrics.invalidInput.inc({ source: m.subject });
       log.warn({ subject: m.subject, seq: m.seq, reason: decoded.ok ? "" : decoded.reason }, "invalid command dropped");
       m.term();
       return;

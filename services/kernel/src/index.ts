@@ -1,11 +1,12 @@
 // kernel: the only writer of task state. Consumes commands (SY_CMD), grants claims
 // (sy.kernel.claim), fences run reports, decides retries, dispatches work and cancels.
 import { ClaimRequest, QUEUE_GROUPS, subjects } from "@switchyard/contracts";
-import { connectNats, ensureTopology, runService, serveJson } from "@switchyard/runtime";
+import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveJson, serveMetrics } from "@switchyard/runtime";
 import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
 import { KernelEnv } from "./env.ts";
 import { Kernel } from "./kernel.ts";
 import { KeyedLock } from "./keyed-lock.ts";
+import { Reaper } from "./reaper.ts";
 import { TaskStore } from "./task-store.ts";
 
 await runService("kernel", KernelEnv, async ({ env, log }) => {
@@ -16,6 +17,8 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
   });
   await ensureCommandConsumer(topo.jsm);
+  const redis = connectRedis(env.REDIS_URL, log);
+  const metrics = createMetrics("kernel");
   const store = new TaskStore(topo.tasks);
   const lock = new KeyedLock();
   const kernel = new Kernel({
@@ -23,6 +26,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     js: topo.js,
     store,
     idempotency: topo.idempotency,
+    active: topo.active,
     log,
     spawnerTimeoutMs: env.SPAWNER_TIMEOUT_MS,
     commandRetryMs: env.COMMAND_RETRY_MS,
@@ -37,15 +41,24 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     onInvalid: () => undefined,
     onError: () => undefined,
   });
-  const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log });
+  const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log, metrics });
+  const reaper = new Reaper(
+    { active: topo.active, redis, kernel, log },
+    { leaseGraceMs: env.LEASE_GRACE_MS, intervalMs: env.REAPER_INTERVAL_MS, queueTimeoutMs: env.QUEUE_TIMEOUT_MS },
+  );
+  await reaper.start();
+  const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.registry, env.METRICS_PORT);
 
   return {
-    readyInfo: { kernel_id: env.KERNEL_ID },
+    readyInfo: { kernel_id: env.KERNEL_ID, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) },
     stop: async () => {
+      reaper.stop();
       claims.unsubscribe();
       await commands.stop();
-      log.info({ commands: commands.stats, fenced_reports: kernel.fencedReports, cas_conflicts: store.conflicts }, "kernel stats");
+      log.info({ commands: commands.stats, reaper: reaper.stats, fenced_reports: kernel.fencedReports, cas_conflicts: store.conflicts }, "kernel stats");
+      metricsServer?.server.close();
       await nc.drain();
+      redis.disconnect();
     },
   };
 });

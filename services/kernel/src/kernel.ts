@@ -4,6 +4,7 @@
 // alone, so a command redelivered after a crash repeats them safely.
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  type ActiveTask,
   type CancelTask,
   type ClaimReply,
   type ClaimRequest,
@@ -41,12 +42,20 @@ export interface KernelDeps {
   js: JetStreamClient;
   store: TaskStore;
   idempotency: KV;
+  /** Index of non-terminal tasks, kept by `reconcile`, watched by the reaper. */
+  active: KV;
   log: Logger;
   spawnerTimeoutMs: number;
   commandRetryMs: number;
 }
 
 type RunReport = { task_id: string; run_id: string; attempt: number };
+
+/** created_at + the plan's deadline, or null when the agent has none. */
+export function deadlineOf(t: TaskRecord): string | null {
+  const ms = t.plan?.limits.deadline_ms;
+  return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
+}
 
 export class Kernel {
   readonly #d: KernelDeps;
@@ -227,9 +236,68 @@ export class Kernel {
   }
 
   async released(cmd: RunReleased): Promise<Outcome> {
-    const t = await this.#applyReport("released", cmd, (t) => transition(t, "queued", { attempt: t.attempt + 1, not_before: null }));
+    const t = await this.#applyReport("released", cmd, (t) =>
+      transition(t, "queued", {
+        attempt: t.attempt + 1,
+        not_before: null,
+        error: { code: "runner_released", message: `handed back by its runner: ${cmd.reason}`, retryable: true },
+      }),
+    );
     if (t) await this.reconcile(t);
     return ACK;
+  }
+
+  // ---- decisions of the reaper ----
+
+  /**
+   * The run's lease lapsed: its runner is dead or cut off. Fence the run and re-dispatch from
+   * the last checkpoint (attempt + 1) while attempts remain, else fail. Returns whether it acted.
+   */
+  async runLost(taskId: string, runId: string): Promise<boolean> {
+    const res = await this.#d.store.mutate(taskId, (t) => {
+      if (t.status !== "running" || t.run_id !== runId) return null;
+      const error: WireError = { code: "runner_lost", message: `run ${runId} on ${t.node_id ?? "?"} stopped renewing its lease`, retryable: true };
+      const policy = t.plan?.retry;
+      return policy && shouldRetry(error, t.attempt, policy)
+        ? transition(t, "queued", { attempt: t.attempt + 1, error, not_before: null })
+        : transition(t, "failed", { error });
+    });
+    if (!res?.changed) return false;
+    this.#d.log.warn(
+      { task_id: taskId, run_id: runId, node_id: res.before.node_id, next: res.after.status, attempt: res.after.attempt },
+      "run lost: lease lapsed",
+    );
+    this.#abort(res.after.id, runId, "run fenced: lease lapsed");
+    await this.reconcile(res.after);
+    return true;
+  }
+
+  /** A task past its deadline fails with deadline_exceeded, wherever it is. */
+  async deadlineExceeded(taskId: string): Promise<boolean> {
+    const res = await this.#d.store.mutate(taskId, (t) => {
+      const deadline = deadlineOf(t);
+      if (isTerminal(t.status) || deadline === null || Date.parse(deadline) > Date.now()) return null;
+      return transition(t, "failed", { error: { code: "deadline_exceeded", message: `task passed its deadline (${deadline})`, retryable: false } });
+    });
+    if (!res?.changed) return false;
+    this.#d.log.info({ task_id: taskId }, "deadline exceeded");
+    await this.reconcile(res.after);
+    return true;
+  }
+
+  /** A queued task whose kind no live node has served for too long fails with no_runner. */
+  async queueTimedOut(taskId: string, attempt: number, waitedMs: number): Promise<boolean> {
+    const res = await this.#d.store.mutate(taskId, (t) =>
+      t.status !== "queued" || t.attempt !== attempt
+        ? null
+        : transition(t, "failed", {
+            error: { code: "no_runner", message: `no runner node served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`, retryable: false },
+          }),
+    );
+    if (!res?.changed) return false;
+    this.#d.log.warn({ task_id: taskId, kind: res.after.runner_kind }, "queue timeout: no runner serves the kind");
+    await this.reconcile(res.after);
+    return true;
   }
 
   /**
@@ -301,10 +369,34 @@ export class Kernel {
       } else {
         await this.#publishWork(t);
       }
-    } else if (status === "canceled") {
-      const ctl: TaskControl = { v: 1, action: "abort", task_id: t.id, run_id: t.run_id, reason: t.error?.message ?? "canceled" };
-      this.#d.nc.publish(subjects.taskControl(t.id), encodeJson(ctl));
+    } else if (isTerminal(status) && t.run_id) {
+      // Stops a run that is still going (cancel, deadline); a no-op for one that reported.
+      this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
+    await this.#index(t);
+  }
+
+  /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
+  async #index(t: TaskRecord): Promise<void> {
+    if (isTerminal(t.status)) {
+      await this.#d.active.delete(t.id);
+      return;
+    }
+    const entry: ActiveTask = {
+      task_id: t.id,
+      status: t.status,
+      attempt: t.attempt,
+      run_id: t.run_id,
+      runner_kind: t.runner_kind,
+      since: t.updated_at,
+      deadline_at: deadlineOf(t),
+    };
+    await this.#d.active.put(t.id, JSON.stringify(entry));
+  }
+
+  #abort(taskId: string, runId: string | null, reason: string): void {
+    const ctl: TaskControl = { v: 1, action: "abort", task_id: taskId, run_id: runId, reason };
+    this.#d.nc.publish(subjects.taskControl(taskId), encodeJson(ctl));
   }
 
   async #publishWork(t: TaskRecord): Promise<void> {

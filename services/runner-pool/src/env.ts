@@ -35,6 +35,9 @@ export const RunnerEnv = z.object({
   CLAIM_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
   // On SIGTERM: how long in-flight runs may take to finish before they are handed back.
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // How long a report to the kernel is retried through a NATS outage before the run is left to
+  // the kernel's lease reaper.
+  REPORT_RETRY_MS: z.coerce.number().int().min(0).default(30_000),
   // Max characters per text.delta event of the scripted model.
   TEXT_CHUNK_CHARS: z.coerce.number().int().min(1).default(16),
   // Event publishes in flight per run before the loop waits for acks.

@@ -1,5 +1,5 @@
 // runner-pool: a node that claims tasks of the kinds it serves and runs their agent loops.
-import { connectNats, connectRedis, ensureTopology, runService } from "@switchyard/runtime";
+import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveMetrics } from "@switchyard/runtime";
 import { RunnerEnv } from "./env.ts";
 import { RunnerNodeService } from "./runner.ts";
 
@@ -11,12 +11,15 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
     cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
   });
   const redis = connectRedis(env.REDIS_URL, log);
-  const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log });
+  const metrics = createMetrics("runner-pool");
+  const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log, metrics });
   await node.start();
+  const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.registry, env.METRICS_PORT);
   return {
-    readyInfo: { node_id: env.NODE_ID, kinds: node.kinds, slots: env.RUNNER_SLOTS },
+    readyInfo: { node_id: env.NODE_ID, kinds: node.kinds, slots: env.RUNNER_SLOTS, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) },
     stop: async () => {
       await node.drain();
+      metricsServer?.server.close();
       log.info({ stats: node.stats }, "runner stats");
       await nc.drain();
       redis.disconnect();

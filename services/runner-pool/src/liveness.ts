@@ -4,6 +4,13 @@
 import { type RunnerNode, redisKeys } from "@switchyard/contracts";
 import type { Logger, Redis } from "@switchyard/runtime";
 
+/**
+ * Renews a lease only if it is missing (Redis restarted empty: re-assert it) or still ours.
+ * Returns 0 when another run holds it: the kernel fenced this run and gave the task away.
+ */
+const RENEW_LEASE =
+  "local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2]) return 1 end return 0";
+
 /** Deletes a lease only if it still belongs to this run. */
 const RELEASE_LEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
@@ -19,6 +26,8 @@ export class Liveness {
   readonly #opts: LivenessOptions;
   readonly #leases = new Map<string, string>();
   readonly #node: () => RunnerNode;
+  /** Called when a run's lease is held by another run: the run must be abandoned. */
+  onLeaseLost: (taskId: string, runId: string) => void = () => undefined;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(redis: Redis, node: () => RunnerNode, opts: LivenessOptions, log: Logger) {
@@ -38,9 +47,17 @@ export class Liveness {
   async beat(): Promise<void> {
     const node = this.#node();
     const p = this.#redis.pipeline().set(redisKeys.node(node.id), JSON.stringify(node), "PX", this.#opts.nodeTtlMs).sadd(redisKeys.nodes, node.id);
-    for (const [taskId, runId] of this.#leases) p.set(redisKeys.lease(taskId), runId, "PX", this.#opts.leaseTtlMs);
+    const leases = [...this.#leases];
+    for (const [taskId, runId] of leases) p.eval(RENEW_LEASE, 1, redisKeys.lease(taskId), runId, this.#opts.leaseTtlMs);
     try {
-      await p.exec();
+      const results = (await p.exec()) ?? [];
+      for (const [i, [taskId, runId]] of leases.entries()) {
+        const [err, renewed] = results[i + 2] ?? [null, 1];
+        if (!err && renewed === 0 && this.#leases.get(taskId) === runId) {
+          this.#leases.delete(taskId);
+          this.onLeaseLost(taskId, runId);
+        }
+      }
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, "heartbeat failed");
     }

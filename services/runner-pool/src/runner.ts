@@ -4,7 +4,7 @@
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Checkpoint, type ClaimGranted, ClaimReply, CONSUMERS, type RunnerNode, STREAMS, subjects, TaskControl, WorkItem } from "@switchyard/contracts";
-import { buildEvent, decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson } from "@switchyard/runtime";
+import { buildEvent, decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson, type ServiceMetrics } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText, type LoopOutcome, runAgentLoop } from "./agent-loop.ts";
 import type { RunnerEnv } from "./env.ts";
@@ -20,6 +20,8 @@ interface ActiveRun {
   abort: AbortController;
   /** Set when the node hands the run back on drain instead of finishing it. */
   releasing: boolean;
+  /** Set when another run holds the lease: the run is fenced, nothing more is reported. */
+  abandoned: boolean;
   done: Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export class RunnerNodeService {
   readonly kinds: string[];
   readonly slots: Slots;
   readonly liveness: Liveness;
+  readonly metrics: ServiceMetrics;
   readonly #active = new Map<string, ActiveRun>();
   readonly #fetchLoops: Promise<void>[] = [];
   readonly #startedAt = new Date().toISOString();
@@ -40,7 +43,7 @@ export class RunnerNodeService {
   #lastBeat = this.#startedAt;
   stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, invalidWork: 0 };
 
-  constructor(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; redis: Redis; env: RunnerEnv; log: Logger }) {
+  constructor(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; redis: Redis; env: RunnerEnv; log: Logger; metrics: ServiceMetrics }) {
     this.#nc = deps.nc;
     this.#js = deps.js;
     this.#jsm = deps.jsm;
@@ -49,6 +52,7 @@ export class RunnerNodeService {
     this.#log = deps.log.child({ node_id: deps.env.NODE_ID });
     this.kinds = [...new Set([...(deps.env.RUNNER_SERVE_LOCAL ? ["local"] : []), ...deps.env.RUNNER_KINDS])];
     if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
+    this.metrics = deps.metrics;
     this.slots = new Slots(deps.env.RUNNER_SLOTS);
     this.liveness = new Liveness(
       deps.redis,
@@ -76,6 +80,13 @@ export class RunnerNodeService {
   }
 
   async start(): Promise<void> {
+    this.liveness.onLeaseLost = (taskId, runId) => {
+      const active = this.#active.get(taskId);
+      if (active?.grant.run_id !== runId) return;
+      active.abandoned = true;
+      this.#log.warn({ task_id: taskId, run_id: runId }, "run abandoned: lease lost (the kernel gave the task to another run)");
+      active.abort.abort(new Error("lease lost"));
+    };
     for (const kind of this.kinds) await this.#ensureWorkConsumer(kind);
     this.liveness.start();
     for (const kind of this.kinds) this.#fetchLoops.push(this.#fetchLoop(kind));
@@ -133,6 +144,7 @@ export class RunnerNodeService {
     const decoded = decodeJson(WorkItem, m.data);
     if (!decoded.ok) {
       this.stats.invalidWork++;
+      this.metrics.invalidInput.inc({ source: m.subject });
       this.#log.warn({ subject: m.subject, reason: decoded.reason }, "invalid work item dropped");
       m.term();
       return;
@@ -170,7 +182,7 @@ export class RunnerNodeService {
     const log = this.#log.child({ task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt });
     const abort = new AbortController();
     let resolveDone!: () => void;
-    const active: ActiveRun = { grant, abort, releasing: false, done: new Promise((r) => (resolveDone = r)) };
+    const active: ActiveRun = { grant, abort, releasing: false, abandoned: false, done: new Promise((r) => (resolveDone = r)) };
     this.#active.set(grant.task_id, active);
 
     const control = this.#nc.subscribe(subjects.taskControl(grant.task_id), {
@@ -203,7 +215,7 @@ export class RunnerNodeService {
         sink,
         signal: abort.signal,
         checkpoint: async (cp: Checkpoint) => {
-          await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp });
+          await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}`);
         },
       });
     } catch (err) {
@@ -219,16 +231,18 @@ export class RunnerNodeService {
         if (outcome.kind === "finished")
           outcome = { kind: "failed", error: { code: "runner_error", message: (err as Error).message, retryable: true }, usage: outcome.usage };
       });
-      if (active.releasing) {
+      if (active.abandoned) {
+        this.stats.aborted++;
+      } else if (active.releasing) {
         this.stats.released++;
-        await this.#report(subjects.runReleased, grant, { reason: "runner draining" });
+        await this.#report(subjects.runReleased, grant, { reason: "runner draining" }, "released");
         log.info("run handed back (drain)");
       } else if (outcome.kind === "finished") {
         this.stats.finished++;
-        await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage });
+        await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage }, "finished");
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
-        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage });
+        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage }, "failed");
         log.info({ error: outcome.error }, "run failed");
       } else {
         this.stats.aborted++;
@@ -246,8 +260,23 @@ export class RunnerNodeService {
     }
   }
 
-  #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>): Promise<unknown> {
-    return this.#js.publish(subject, encodeJson({ v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body }));
+  /**
+   * Reports to the kernel, retrying through a NATS outage for up to REPORT_RETRY_MS. The
+   * Nats-Msg-Id (`<run_id>:<what>`) makes a retry that did land the first time a no-op.
+   */
+  async #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>, what: string): Promise<void> {
+    const payload = encodeJson({ v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body });
+    const giveUpAt = Date.now() + this.#env.REPORT_RETRY_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        await this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}` });
+        return;
+      } catch (err) {
+        if (Date.now() + delay > giveUpAt) throw err;
+        this.#log.warn({ task_id: grant.task_id, what, err: (err as Error).message }, "report failed; retrying");
+        await sleep(delay);
+      }
+    }
   }
 
   get activeRuns(): number {

@@ -2,6 +2,10 @@
 // JetStream (from the start, or after Last-Event-ID / ?after=), then follows live, and ends
 // after the terminal status event. One ordered consumer per client; it pulls only as fast as
 // the client's socket drains, so a slow client costs bounded memory.
+//
+// Read-side fencing: once a status event has announced attempt N, events of older attempts
+// (a fenced runner that kept publishing before it learned it lost the task) are dropped. The
+// rule depends only on the stream, so a resumed client sees exactly what a full reader sees.
 import { DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { EventHeaders, EventsQuery, isTerminal, STREAMS, subjects, type TaskStatus } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -39,6 +43,7 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       return;
     }
 
+    let maxAttempt = after > 0 && task.attempt > 1 ? await attemptAt(ctx, subject, after) : 0;
     const consumer = await ctx.js.consumers.get(STREAMS.events, {
       filter_subjects: subject,
       ...(after > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 } : { deliver_policy: DeliverPolicy.All }),
@@ -59,8 +64,11 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       for await (const m of messages) {
         if (closed) break;
         const type = m.headers?.get(EventHeaders.type) || "message";
+        const attempt = Number(m.headers?.get(EventHeaders.attempt) || 0);
+        if (type === "status") maxAttempt = Math.max(maxAttempt, attempt);
+        const stale = type !== "status" && attempt < maxAttempt;
         const raw = decoder.decode(m.data);
-        if (raw.startsWith("{")) {
+        if (!stale && raw.startsWith("{")) {
           const frame = `id: ${m.seq}\nevent: ${type}\ndata: {"seq":${m.seq},${raw.slice(1)}\n\n`;
           if (!res.write(frame)) await drainedOrClosed(res);
         }
@@ -75,6 +83,20 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       res.end();
     }
   });
+}
+
+/** The highest attempt announced by status events up to `seq`: a headers-only scan. */
+async function attemptAt(ctx: GatewayContext, subject: string, seq: number): Promise<number> {
+  const consumer = await ctx.js.consumers.get(STREAMS.events, { filter_subjects: subject, deliver_policy: DeliverPolicy.All, headers_only: true });
+  const messages = await consumer.fetch({ max_messages: 10_000, expires: 2000 });
+  let max = 0;
+  for await (const m of messages) {
+    if (m.seq > seq) break;
+    if (m.headers?.get(EventHeaders.type) === "status") max = Math.max(max, Number(m.headers.get(EventHeaders.attempt) || 0));
+    if (m.seq === seq || m.info.pending === 0) break;
+  }
+  await messages.close().catch(() => undefined);
+  return max;
 }
 
 /** Last-Event-ID (header) wins over ?after=; both are event seqs, 0 means from the start. */
