@@ -119,23 +119,24 @@ export const QueueInfo = z.object({ runner_nodes: z.number().int(), message: z.s
 export type QueueInfo = z.infer<typeof QueueInfo>;
 
 /** A task as the HTTP API shows it: the record without kernel internals, plus live fields. */
-export const TaskView = z.object({
-  id: TaskId,
-  tenant: Slug,
-  agent: Slug,
-  input: TaskInput,
-  executor: Executor,
-  status: TaskStatus,
-  attempt: z.number().int(),
-  run_id: z.string().nullable(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  started_at: Timestamp.nullable(),
-  finished_at: Timestamp.nullable(),
-  result: TaskResult.nullable(),
-  error: WireError.nullable(),
-  usage: Usage,
-  metadata: JsonObject,
+export const TaskView = TaskRecord.pick({
+  id: true,
+  tenant: true,
+  agent: true,
+  input: true,
+  executor: true,
+  status: true,
+  attempt: true,
+  run_id: true,
+  created_at: true,
+  updated_at: true,
+  started_at: true,
+  finished_at: true,
+  result: true,
+  error: true,
+  usage: true,
+  metadata: true,
+}).extend({
   live: TaskLive.optional(),
   queue: QueueInfo.optional(),
 });
