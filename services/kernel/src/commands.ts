@@ -64,6 +64,7 @@ export async function consumeCommands(opts: {
   const messages = await consumer.consume({ max_messages: opts.concurrency });
   let inFlight = 0;
   const idle: (() => void)[] = [];
+  const slotFree: (() => void)[] = [];
 
   const handle = async (m: JsMsg): Promise<void> => {
     const route = routes[m.subject];
@@ -95,9 +96,12 @@ export async function consumeCommands(opts: {
 
   const loop = (async () => {
     for await (const m of messages) {
+      // At most `concurrency` commands at once; the rest wait in the consumer's buffer.
+      if (inFlight >= opts.concurrency) await new Promise<void>((r) => slotFree.push(r));
       inFlight++;
       void handle(m).finally(() => {
         inFlight--;
+        slotFree.shift()?.();
         if (inFlight === 0) for (const r of idle.splice(0)) r();
       });
     }
