@@ -62,6 +62,7 @@ export async function consumeCommands(opts: {
   const stats: CommandStats = { handled: 0, invalid: 0, retried: 0, failed: 0 };
   const consumer: Consumer = await js.consumers.get(STREAMS.cmd, CONSUMERS.kernelCommands);
   const messages = await consumer.consume({ max_messages: opts.concurrency });
+  let stopping = false;
   let inFlight = 0;
   const idle: (() => void)[] = [];
   const slotFree: (() => void)[] = [];
@@ -98,6 +99,11 @@ export async function consumeCommands(opts: {
     for await (const m of messages) {
       // At most `concurrency` commands at once; the rest wait in the consumer's buffer.
       if (inFlight >= opts.concurrency) await new Promise<void>((r) => slotFree.push(r));
+      if (stopping) {
+        // Pulled but not started: hand it straight back to another replica.
+        m.nak();
+        continue;
+      }
       inFlight++;
       void handle(m).finally(() => {
         inFlight--;
@@ -110,6 +116,8 @@ export async function consumeCommands(opts: {
   return {
     stats,
     stop: async () => {
+      stopping = true;
+      for (const r of slotFree.splice(0)) r();
       await messages.close();
       await loop.catch(() => undefined);
       if (inFlight > 0) await new Promise<void>((r) => idle.push(r));

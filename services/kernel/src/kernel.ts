@@ -256,7 +256,11 @@ export class Kernel {
   async runLost(taskId: string, runId: string): Promise<boolean> {
     const res = await this.#d.store.mutate(taskId, (t) => {
       if (t.status !== "running" || t.run_id !== runId) return null;
-      const error: WireError = { code: "runner_lost", message: `run ${runId} on ${t.node_id ?? "?"} stopped renewing its lease`, retryable: true };
+      const error: WireError = {
+        code: "runner_lost",
+        message: `no lease from run ${runId} on ${t.node_id ?? "?"}: its runner died, was cut off, or never started the run`,
+        retryable: true,
+      };
       const policy = t.plan?.retry;
       return policy && shouldRetry(error, t.attempt, policy)
         ? transition(t, "queued", { attempt: t.attempt + 1, error, not_before: null })

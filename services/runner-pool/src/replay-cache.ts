@@ -15,6 +15,8 @@ export class ReplayCache {
   readonly #ring: string;
   readonly #log: Logger;
   #lastTouch = 0;
+  /** The run's identity, written again with every update so a Redis restarted empty refills. */
+  #identity: Record<string, string | number> = {};
 
   constructor(redis: Redis, taskId: string, log: Logger) {
     this.#redis = redis;
@@ -25,6 +27,7 @@ export class ReplayCache {
 
   /** Resets the live fields for a new run and records its start in the critical ring. */
   start(fields: { run_id: string; node_id: string; started_at: string; round_count: number }, started: StoredEvent): void {
+    this.#identity = { status: "running", run_id: fields.run_id, node_id: fields.node_id, started_at: fields.started_at };
     this.#exec(
       this.#redis
         .multi()
@@ -45,15 +48,15 @@ export class ReplayCache {
       this.#exec(this.#redis.pipeline().hset(this.#key, "last_event_at", ev.ts));
       return;
     }
-    const fields: Record<string, string | number> = { last_event_at: ev.ts };
+    const fields: Record<string, string | number> = { ...this.#identity, last_event_at: ev.ts };
     const data = ev.data as Record<string, unknown>;
     if (ev.type === "tool.call") Object.assign(fields, { last_tool_name: String(data.tool), last_tool_phase: "begin" });
     else if (ev.type === "tool.result") Object.assign(fields, { last_tool_name: String(data.tool), last_tool_phase: data.error ? "error" : "finished" });
     else if (ev.type === "step.finish") fields.round_count = Number(data.round);
     else if (ev.type === "usage") fields.last_usage = JSON.stringify(data);
     else if (ev.type === "status") fields.status = String(data.status);
-    const p = this.#redis.pipeline().hset(this.#key, fields);
-    if (CRITICAL_EVENT_TYPES.has(ev.type)) p.rpush(this.#ring, JSON.stringify(ev)).ltrim(this.#ring, -CRITICAL_RING_SIZE, -1);
+    const p = this.#redis.pipeline().hset(this.#key, fields).expire(this.#key, RUNNING_TTL_S);
+    if (CRITICAL_EVENT_TYPES.has(ev.type)) p.rpush(this.#ring, JSON.stringify(ev)).ltrim(this.#ring, -CRITICAL_RING_SIZE, -1).expire(this.#ring, RUNNING_TTL_S);
     this.#exec(p);
   }
 

@@ -15,6 +15,9 @@ import { ReplayCache } from "./replay-cache.ts";
 import { Slots } from "./slots.ts";
 import { BUILTIN_TOOLS } from "./tools.ts";
 
+/** Work items are acked right after the claim; an unclaimed one returns after this. */
+const WORK_ACK_WAIT_NS = 10_000_000_000;
+
 interface ActiveRun {
   grant: ClaimGranted;
   abort: AbortController;
@@ -95,7 +98,8 @@ export class RunnerNodeService {
   async #ensureWorkConsumer(kind: string): Promise<void> {
     const name = CONSUMERS.work(kind);
     try {
-      await this.#jsm.consumers.info(STREAMS.work, name);
+      const info = await this.#jsm.consumers.info(STREAMS.work, name);
+      if (info.config.ack_wait !== WORK_ACK_WAIT_NS) await this.#jsm.consumers.update(STREAMS.work, name, { ack_wait: WORK_ACK_WAIT_NS });
     } catch {
       try {
         await this.#jsm.consumers.add(STREAMS.work, {
@@ -103,7 +107,8 @@ export class RunnerNodeService {
           filter_subject: subjects.work(kind),
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
-          ack_wait: 30_000_000_000,
+          // A node that froze holding a work item it has not claimed yet gives it back this soon.
+          ack_wait: WORK_ACK_WAIT_NS,
           max_deliver: -1,
           max_ack_pending: 100_000,
         });
