@@ -5,11 +5,13 @@ import { Executor, RunPlan } from "./agent.ts";
 import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
 import { WireError } from "./errors.ts";
 
-export const ChatMessage = z.object({ role: z.enum(["system", "user", "assistant", "tool"]), content: z.string().max(1_000_000) }).strict();
+export const ChatMessage = z.object({ role: z.enum(["system", "user", "assistant", "tool"]), content: z.string().max(262_144) }).strict();
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
 /** A task's input: a string, or a conversation of `{role, content}` messages. */
-export const TaskInput = z.union([z.string().max(1_000_000), z.array(ChatMessage).min(1).max(1000)], {
+/** Inputs are capped well below NATS's default 1 MiB message size, since checkpoints carry them. */
+export const MAX_INPUT_CHARS = 262_144;
+export const TaskInput = z.union([z.string().max(MAX_INPUT_CHARS), z.array(ChatMessage).min(1).max(1000)], {
   error: "must be a string, or a non-empty array of {role, content} messages",
 });
 export type TaskInput = z.infer<typeof TaskInput>;

@@ -1,10 +1,12 @@
 // Serves a request/reply subject in a queue group: validates each request, runs the handler
 // concurrently, replies with its result. A malformed request gets `onInvalid`'s reply (or
-// none) and a log line; a handler error never escapes.
+// none), a log line and a count in `sy_invalid_input_total{source=<subject>}`; a handler
+// error never escapes.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec.ts";
 import type { Logger } from "./logger.ts";
+import type { ServiceMetrics } from "./metrics.ts";
 
 export interface ServeOptions<S extends z.ZodType> {
   subject: string;
@@ -14,6 +16,8 @@ export interface ServeOptions<S extends z.ZodType> {
   onInvalid: (reason: string) => unknown;
   onError: (err: unknown) => unknown;
   log: Logger;
+  /** When given, each invalid request is counted in `invalidInput` with `source` = subject. */
+  metrics?: ServiceMetrics;
 }
 
 export function serveJson<S extends z.ZodType>(nc: NatsConnection, opts: ServeOptions<S>): Subscription {
@@ -22,6 +26,7 @@ export function serveJson<S extends z.ZodType>(nc: NatsConnection, opts: ServeOp
     for await (const msg of sub) {
       const decoded = decodeJson(opts.schema, msg.data);
       if (!decoded.ok) {
+        opts.metrics?.invalidInput.inc({ source: opts.subject });
         opts.log.warn({ subject: opts.subject, reason: decoded.reason }, "invalid request dropped");
         const reply = opts.onInvalid(decoded.reason);
         if (reply !== undefined && msg.reply) msg.respond(encodeJson(reply));

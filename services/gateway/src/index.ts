@@ -1,6 +1,6 @@
 // gateway: the HTTP API (fastify), SSE streams, auth and request validation. It publishes
 // commands and reads state; it never writes task state and never runs agents.
-import { connectNats, connectRedis, ensureTopology, runService } from "@switchyard/runtime";
+import { connectNats, connectRedis, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
 import { GatewayEnv } from "./env.ts";
 import { SubmitWaiter } from "./submit-waiter.ts";
@@ -14,6 +14,8 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
   });
   const redis = connectRedis(env.REDIS_URL, log);
   const submitWaiter = new SubmitWaiter(nc, log);
+  // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
+  const metrics = createMetrics("gateway");
   const app = buildApp({
     nc,
     js: topo.js,
@@ -25,6 +27,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     env,
     log,
     submitWaiter,
+    metrics,
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   const port = (app.server.address() as { port: number }).port;

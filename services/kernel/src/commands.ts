@@ -83,6 +83,14 @@ export async function consumeCommands(opts: {
       if (outcome.ack) {
         stats.handled++;
         m.ack();
+      } else if (outcome.maxDeliveries !== undefined && m.info.deliveryCount >= outcome.maxDeliveries) {
+        stats.invalid++;
+        opts.metrics.invalidInput.inc({ source: m.subject });
+        log.warn(
+          { subject: m.subject, task_id: cmd.task_id, deliveries: m.info.deliveryCount, reason: outcome.reason },
+          "command given up: its task never appeared",
+        );
+        m.term();
       } else {
         stats.retried++;
         log.debug({ subject: m.subject, task_id: cmd.task_id, reason: outcome.reason }, "command retried later");

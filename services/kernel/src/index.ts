@@ -40,6 +40,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     handle: (req) => lock.run(req.task_id, () => kernel.claim(req)),
     onInvalid: () => undefined,
     onError: () => undefined,
+    metrics,
   });
   const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log, metrics });
   const reaper = new Reaper(

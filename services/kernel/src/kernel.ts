@@ -34,7 +34,11 @@ import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
 
 /** What to do with the command message: done, or try again after a delay. */
-export type Outcome = { ack: true } | { ack: false; retryInMs: number; reason: string };
+/**
+ * What to do with the command message: done, or try again after a delay (at most
+ * `maxDeliveries` times, after which it is dropped as undeliverable).
+ */
+export type Outcome = { ack: true } | { ack: false; retryInMs: number; reason: string; maxDeliveries?: number };
 const ACK: Outcome = { ack: true };
 
 export interface KernelDeps {
@@ -338,7 +342,9 @@ export class Kernel {
     const res = await this.#d.store.mutate(cmd.task_id, (t) =>
       isTerminal(t.status) ? null : transition(t, "canceled", { error: { code: "canceled", message: cmd.reason ?? "canceled by request", retryable: false } }),
     );
-    if (!res) return { ack: false, retryInMs: this.#d.commandRetryMs, reason: "task not created yet" };
+    // The submit may still be on its way (commands are handled concurrently); a task that never
+    // appears is given up on after a bounded number of tries.
+    if (!res) return { ack: false, retryInMs: this.#d.commandRetryMs, reason: "task not created yet", maxDeliveries: 20 };
     if (res.after.status === "canceled") await this.reconcile(res.after);
     return ACK;
   }

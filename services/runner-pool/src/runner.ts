@@ -3,7 +3,18 @@
 // reports. It never writes task state, retries or decides: it reports, the kernel decides.
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type Checkpoint, type ClaimGranted, ClaimReply, CONSUMERS, type RunnerNode, STREAMS, subjects, TaskControl, WorkItem } from "@switchyard/contracts";
+import {
+  type Checkpoint,
+  type ClaimGranted,
+  ClaimReply,
+  CONSUMERS,
+  type RunnerNode,
+  STREAMS,
+  SwitchyardError,
+  subjects,
+  TaskControl,
+  WorkItem,
+} from "@switchyard/contracts";
 import { buildEvent, decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson, type ServiceMetrics } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText, type LoopOutcome, runAgentLoop } from "./agent-loop.ts";
@@ -277,6 +288,12 @@ export class RunnerNodeService {
         await this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}` });
         return;
       } catch (err) {
+        if (/max_payload/i.test((err as Error).message ?? "")) {
+          throw new SwitchyardError("runner_error", `${what} report is larger than NATS accepts (max_payload): ${payload.byteLength} bytes`, {
+            retryable: false,
+            cause: err,
+          });
+        }
         if (Date.now() + delay > giveUpAt) throw err;
         this.#log.warn({ task_id: grant.task_id, what, err: (err as Error).message }, "report failed; retrying");
         await sleep(delay);

@@ -10,7 +10,7 @@ import {
   SwitchyardError,
   subjects,
 } from "@switchyard/contracts";
-import { connectNats, ensureTopology, runService, serveJson } from "@switchyard/runtime";
+import { connectNats, createMetrics, ensureTopology, runService, serveJson, serveMetrics } from "@switchyard/runtime";
 import type { z } from "zod";
 import { AgentCatalog } from "./catalog.ts";
 import { SpawnerEnv } from "./env.ts";
@@ -30,6 +30,7 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
     cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
   });
   const catalog = new AgentCatalog(topo.agents);
+  const metrics = createMetrics("spawner");
 
   if (env.AGENTS_DIR) {
     const { loaded, rejected } = await loadAgentFolder(env.AGENTS_DIR, catalog, log);
@@ -42,6 +43,7 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
       queue: QUEUE_GROUPS.spawner,
       schema,
       log,
+      metrics,
       handle: async (req) => ({ ok: true, value: await handle(req) }) satisfies SpawnerReply,
       onInvalid: (reason) => ({ ok: false, error: { code: "bad_request", message: reason, retryable: false } }) satisfies SpawnerReply,
       onError: errorReply,
@@ -62,10 +64,15 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
     }),
   ];
 
+  // GET /metrics (and /healthz) on METRICS_PORT when set; 0 picks a free port, logged as metrics_port.
+  const metricsServer = env.METRICS_PORT === undefined ? undefined : await serveMetrics(metrics.registry, env.METRICS_PORT);
+
   return {
+    readyInfo: metricsServer ? { metrics_port: metricsServer.port } : {},
     stop: async () => {
       for (const s of subs) s.unsubscribe();
       await nc.drain();
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
     },
   };
 });

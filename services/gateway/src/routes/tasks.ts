@@ -15,11 +15,13 @@ import {
 } from "@switchyard/contracts";
 import { encodeJson, newTaskId } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
 import { HttpProblem, parseOr400 } from "../http-errors.ts";
 import { loadTask, viewTask } from "../task-reads.ts";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 
 export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
   app.post("/v1/tasks", async (req, reply) => {
@@ -53,9 +55,15 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       submitted_at: new Date().toISOString(),
       notify: ctx.submitWaiter.subjectFor(id),
     };
+    const payload = encodeJson(cmd);
+    const maxPayload = ctx.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    if (payload.byteLength > maxPayload) {
+      confirmation.cancel();
+      throw new HttpProblem("payload_too_large", `task is ${payload.byteLength} bytes; the message bus accepts ${maxPayload}`);
+    }
     let ack: Awaited<ReturnType<typeof ctx.js.publish>>;
     try {
-      ack = await ctx.js.publish(subjects.submit, encodeJson(cmd), { msgID: submitMsgId(tenant, id, key) });
+      ack = await ctx.js.publish(subjects.submit, payload, { msgID: submitMsgId(tenant, id, key) });
     } catch (err) {
       confirmation.cancel();
       throw err;
@@ -107,8 +115,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     if (isTerminal(task.status)) {
       throw new HttpProblem("task_terminal", `task is already ${task.status}`, { status: task.status });
     }
-    const reason =
-      typeof (req.body as { reason?: unknown } | undefined)?.reason === "string" ? String((req.body as { reason: string }).reason).slice(0, 1000) : undefined;
+    const { reason } = parseOr400(CancelBody, req.body ?? {}, "cancel body");
     const cmd: CancelTask = { v: 1, task_id: task.id, ...(reason ? { reason } : {}) };
     await ctx.js.publish(subjects.cancel, encodeJson(cmd), { msgID: `cancel:${task.id}` });
     return reply.code(202).send({ id: task.id, status: task.status, cancel_requested: true });
