@@ -14,6 +14,7 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, STREAMS, subjects } from "@switchyard/contracts";
+import type { BaseEnv } from "./env.ts";
 import type { Logger } from "./logger.ts";
 
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
@@ -35,11 +36,8 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   return nc;
 }
 
-export interface TopologyOptions {
-  eventsMaxAgeHours: number;
-  eventsMaxMb: number;
-  cmdDuplicateWindowS: number;
-}
+/** The stream settings every service reads from its environment (see BaseEnv). */
+export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S">;
 
 export interface Topology {
   js: JetStreamClient;
@@ -59,7 +57,7 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       subjects: [subjects.cmdAll],
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
-      duplicate_window: opts.cmdDuplicateWindowS * 1_000_000_000,
+      duplicate_window: opts.CMD_DUPLICATE_WINDOW_S * 1_000_000_000,
     },
     { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
     {
@@ -67,8 +65,8 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       subjects: [subjects.eventsAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      max_age: Math.round(opts.eventsMaxAgeHours * HOUR_NS),
-      max_bytes: opts.eventsMaxMb < 0 ? -1 : opts.eventsMaxMb * 1024 * 1024,
+      max_age: Math.round(opts.EVENTS_MAX_AGE_HOURS * HOUR_NS),
+      max_bytes: opts.EVENTS_MAX_MB < 0 ? -1 : opts.EVENTS_MAX_MB * 1024 * 1024,
       discard: DiscardPolicy.Old,
       duplicate_window: 120 * 1_000_000_000,
     },

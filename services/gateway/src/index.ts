@@ -7,11 +7,7 @@ import { SubmitWaiter } from "./submit-waiter.ts";
 
 await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "gateway", log);
-  const topo = await ensureTopology(nc, {
-    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
-    eventsMaxMb: env.EVENTS_MAX_MB,
-    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
-  });
+  const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
   const submitWaiter = new SubmitWaiter(nc, log);
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).

@@ -11,11 +11,7 @@ import { TaskStore } from "./task-store.ts";
 
 await runService("kernel", KernelEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, env.KERNEL_ID, log);
-  const topo = await ensureTopology(nc, {
-    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
-    eventsMaxMb: env.EVENTS_MAX_MB,
-    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
-  });
+  const topo = await ensureTopology(nc, env);
   await ensureCommandConsumer(topo.jsm);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("kernel");

@@ -5,11 +5,7 @@ import { RunnerNodeService } from "./runner.ts";
 
 await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, `runner-${env.NODE_ID}`, log);
-  const topo = await ensureTopology(nc, {
-    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
-    eventsMaxMb: env.EVENTS_MAX_MB,
-    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
-  });
+  const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("runner-pool");
   const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log, metrics });

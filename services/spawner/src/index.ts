@@ -24,11 +24,7 @@ function errorReply(err: unknown): SpawnerReply {
 
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
-  const topo = await ensureTopology(nc, {
-    eventsMaxAgeHours: env.EVENTS_MAX_AGE_HOURS,
-    eventsMaxMb: env.EVENTS_MAX_MB,
-    cmdDuplicateWindowS: env.CMD_DUPLICATE_WINDOW_S,
-  });
+  const topo = await ensureTopology(nc, env);
   const catalog = new AgentCatalog(topo.agents);
   const metrics = createMetrics("spawner");
 
