@@ -1,7 +1,10 @@
 // Kernel faults over real processes: a delayed retry that outlives its kernel, a kernel replica
 // killed under load, deadlines, and tasks of a kind no node serves. Checked through SSE, HTTP
 // and Redis, as a client would see them.
-import { redisKeys } from "@switchyard/contracts";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, headers } from "@nats-io/transport-node";
+import { BUCKETS, EventHeaders, redisKeys, subjects } from "@switchyard/contracts";
 import { type Fleet, type ServiceProcess, startFleet, startService } from "@switchyard/devkit";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -195,6 +198,55 @@ describe("deadlines and orphan kinds", () => {
     report(
       `task for kind 'gpu' with no node serving it → stayed queued (queue.runner_nodes 0); gpu node started → completed ${secs(events.at(-1)!.receivedAt - t0)} later`,
     );
+  });
+
+  it("ends a stream with the terminal event even when the terminal record is read before that event exists", async () => {
+    // The kernel writes the terminal record, then publishes the status event. A reader that
+    // loads the task in between must follow until the event arrives, not stop at the event
+    // before it (a stream once ended without `completed` ~1 in 1,500 tasks under load). The
+    // window is made wide here: the record is set terminal by hand and the event sent later.
+    const id = await submit(G, "fault-quick", "limbo", { executor: { type: "remote", runner: { kind: "limbo", config: {} } } });
+    await waitForTask(G, id, (t) => t.status === "queued", 5000, "queued");
+    const nc = await connect({ servers: fleet.natsUrl, name: "terminal-race-test" });
+    try {
+      const kv = await new Kvm(jetstream(nc)).open(BUCKETS.tasks);
+      const entry = await kv.get(id);
+      const record = entry!.json<Record<string, unknown>>();
+      await kv.update(
+        id,
+        JSON.stringify({ ...record, status: "completed", result: { text: "by hand" }, finished_at: new Date().toISOString() }),
+        entry!.revision,
+      );
+      expect((await getTask(G, id)).status).toBe("completed");
+
+      const stream = openStream(eventsUrl(G, id));
+      let ended = false;
+      void stream.done.then(() => (ended = true));
+      await sleep(1500);
+      expect(
+        stream.events.map((e) => statusOf(e)),
+        "only the queued event so far",
+      ).toEqual(["queued"]);
+      expect(ended, "the stream waits for the terminal event").toBe(false);
+
+      const h = headers();
+      h.set(EventHeaders.type, "status");
+      h.set(EventHeaders.attempt, "1");
+      h.set(EventHeaders.status, "completed");
+      const event = {
+        task_id: id,
+        run_id: null,
+        attempt: 1,
+        ts: new Date().toISOString(),
+        type: "status",
+        data: { status: "completed", result: { text: "by hand" } },
+      };
+      await jetstream(nc).publish(subjects.events(String(record.tenant), String(record.agent), id), JSON.stringify(event), { headers: h });
+      const events = await untilTerminal(G, id, stream, 10_000);
+      expect(statusTrail(events), describeEvents(events)).toEqual(["queued#1", "completed#1"]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it("fails a task whose kind no node serves after QUEUE_TIMEOUT_MS with no_runner", async () => {

@@ -111,12 +111,20 @@ function resumePoint(header: string | string[] | undefined, query: number | unde
   return Number(v.trim());
 }
 
+/**
+ * Where a finished task's stream ends: its last event, if that is the terminal status. The
+ * kernel writes the record first and publishes the status event after, so a reader can see a
+ * terminal record before the event exists: then it follows until the event arrives. No
+ * events at all (they expired) → 0: nothing to send.
+ */
 async function lastSequence(jsm: JetStreamManager, subject: string): Promise<number> {
   try {
     const m = await jsm.streams.getMessage(STREAMS.events, { last_by_subj: subject });
-    return m?.seq ?? 0;
+    if (!m) return 0;
+    const terminal = m.header?.get(EventHeaders.type) === "status" && TERMINAL.has(m.header.get(EventHeaders.status) ?? "");
+    return terminal ? m.seq : Number.POSITIVE_INFINITY;
   } catch {
-    return 0;
+    return 0; // no events at all (expired): nothing to wait for
   }
 }
 
