@@ -27,6 +27,8 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
     pingInterval: 10_000,
+    // No Error (with a captured stack) built up front for every request and timer.
+    noAsyncTraces: true,
   });
   void (async () => {
     for await (const s of nc.status()) {

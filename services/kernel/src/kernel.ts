@@ -369,21 +369,23 @@ export class Kernel {
     if (status === "completed" && t.result) data.result = t.result;
     if ((status === "failed" || status === "canceled" || (status === "queued" && t.attempt > 1)) && t.error) data.error = t.error;
     const target = { tenant: t.tenant, agent: t.agent, task_id: t.id };
-    await publishEvent(this.#d.js, target, buildEvent(target, t.run_id, t.attempt, "status", data), msgId);
-
+    // Independent effects go out together: one round trip instead of three, and one socket write.
+    // Ordering against the next status event holds: the task's lock is held until all are acked.
+    const effects: Promise<unknown>[] = [publishEvent(this.#d.js, target, buildEvent(target, t.run_id, t.attempt, "status", data), msgId)];
     if (status === "queued") {
       const due = t.not_before ? Date.parse(t.not_before) : 0;
       if (due > Date.now()) {
         const cmd: DispatchDue = { v: 1, task_id: t.id, attempt: t.attempt, due_at: t.not_before as string };
-        await this.#d.js.publish(subjects.dispatchDue, encodeJson(cmd), { msgID: `${t.id}:d:${t.attempt}` });
+        effects.push(this.#d.js.publish(subjects.dispatchDue, encodeJson(cmd), { msgID: `${t.id}:d:${t.attempt}` }));
       } else {
-        await this.#publishWork(t);
+        effects.push(this.#publishWork(t));
       }
     } else if (isTerminal(status) && t.run_id) {
       // Stops a run that is still going (cancel, deadline); a no-op for one that reported.
       this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
-    await this.#index(t);
+    effects.push(this.#index(t));
+    await Promise.all(effects);
   }
 
   /** Keeps KV sy_active in step with the record: non-terminal tasks only. */

@@ -5,11 +5,15 @@ import { type RunnerNode, redisKeys } from "@switchyard/contracts";
 import type { Logger, Redis } from "@switchyard/runtime";
 
 /**
- * Renews a lease only if it is missing (Redis restarted empty: re-assert it) or still ours.
- * Returns 0 when another run holds it: the kernel fenced this run and gave the task away.
+ * Renews many leases in one script call: KEYS are lease keys, ARGV their run ids then the TTL.
+ * A lease is renewed only if it is missing (Redis restarted empty: re-assert it) or still ours;
+ * returns the 1-based indexes of the ones another run holds (the kernel fenced this run and
+ * gave the task away). One call per LEASE_CHUNK leases, not one EVAL per lease: with 10,000
+ * held runs that took the runner from 18.5% to 4.3% of a core (BENCHMARKS.md, proposal D).
  */
-const RENEW_LEASE =
-  "local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2]) return 1 end return 0";
+const RENEW_LEASES =
+  "local lost = {} local ttl = ARGV[#ARGV] for i, k in ipairs(KEYS) do local v = redis.call('get', k) if v == false or v == ARGV[i] then redis.call('set', k, ARGV[i], 'px', ttl) else lost[#lost + 1] = i end end return lost";
+const LEASE_CHUNK = 500;
 
 /** Deletes a lease only if it still belongs to this run. */
 const RELEASE_LEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -48,14 +52,24 @@ export class Liveness {
     const node = this.#node();
     const p = this.#redis.pipeline().set(redisKeys.node(node.id), JSON.stringify(node), "PX", this.#opts.nodeTtlMs).sadd(redisKeys.nodes, node.id);
     const leases = [...this.#leases];
-    for (const [taskId, runId] of leases) p.eval(RENEW_LEASE, 1, redisKeys.lease(taskId), runId, this.#opts.leaseTtlMs);
+    const chunks: [string, string][][] = [];
+    for (let i = 0; i < leases.length; i += LEASE_CHUNK) chunks.push(leases.slice(i, i + LEASE_CHUNK));
+    for (const chunk of chunks) {
+      p.eval(RENEW_LEASES, chunk.length, ...chunk.map(([taskId]) => redisKeys.lease(taskId)), ...chunk.map(([, runId]) => runId), this.#opts.leaseTtlMs);
+    }
     try {
       const results = (await p.exec()) ?? [];
-      for (const [i, [taskId, runId]] of leases.entries()) {
-        const [err, renewed] = results[i + 2] ?? [null, 1];
-        if (!err && renewed === 0 && this.#leases.get(taskId) === runId) {
-          this.#leases.delete(taskId);
-          this.onLeaseLost(taskId, runId);
+      for (const [c, chunk] of chunks.entries()) {
+        const [err, lost] = results[c + 2] ?? [null, []];
+        if (err || !Array.isArray(lost)) continue;
+        for (const i of lost as number[]) {
+          const entry = chunk[i - 1];
+          if (!entry) continue;
+          const [taskId, runId] = entry;
+          if (this.#leases.get(taskId) === runId) {
+            this.#leases.delete(taskId);
+            this.onLeaseLost(taskId, runId);
+          }
         }
       }
     } catch (err) {

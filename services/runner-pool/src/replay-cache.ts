@@ -15,6 +15,8 @@ export class ReplayCache {
   readonly #ring: string;
   readonly #log: Logger;
   #lastTouch = 0;
+  #staged: { fields: Record<string, string | number>; critical: string[]; refreshTtl: boolean } = { fields: {}, critical: [], refreshTtl: false };
+  #flushScheduled = false;
   /** The run's identity, written again with every update so a Redis restarted empty refills. */
   #identity: Record<string, string | number> = {};
 
@@ -45,7 +47,7 @@ export class ReplayCache {
       const now = Date.now();
       if (now - this.#lastTouch < DELTA_TOUCH_MS) return;
       this.#lastTouch = now;
-      this.#exec(this.#redis.pipeline().hset(this.#key, "last_event_at", ev.ts));
+      this.#stage({ last_event_at: ev.ts }, undefined, false);
       return;
     }
     const fields: Record<string, string | number> = { ...this.#identity, last_event_at: ev.ts };
@@ -55,13 +57,37 @@ export class ReplayCache {
     else if (ev.type === "step.finish") fields.round_count = Number(data.round);
     else if (ev.type === "usage") fields.last_usage = JSON.stringify(data);
     else if (ev.type === "status") fields.status = String(data.status);
-    const p = this.#redis.pipeline().hset(this.#key, fields).expire(this.#key, RUNNING_TTL_S);
-    if (CRITICAL_EVENT_TYPES.has(ev.type)) p.rpush(this.#ring, JSON.stringify(ev)).ltrim(this.#ring, -CRITICAL_RING_SIZE, -1).expire(this.#ring, RUNNING_TTL_S);
-    this.#exec(p);
+    this.#stage(fields, CRITICAL_EVENT_TYPES.has(ev.type) ? JSON.stringify(ev) : undefined, true);
+  }
+
+  /** Updates of one macrotask go out as one pipeline (later fields win; critical events keep their order). */
+  #stage(fields: Record<string, string | number>, critical: string | undefined, refreshTtl: boolean): void {
+    Object.assign(this.#staged.fields, fields);
+    if (critical !== undefined) this.#staged.critical.push(critical);
+    this.#staged.refreshTtl ||= refreshTtl;
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => void this.#flushStaged());
+  }
+
+  #flushStaged(): Promise<void> {
+    this.#flushScheduled = false;
+    const { fields, critical, refreshTtl } = this.#staged;
+    this.#staged = { fields: {}, critical: [], refreshTtl: false };
+    if (Object.keys(fields).length === 0 && critical.length === 0) return Promise.resolve();
+    const p = this.#redis.pipeline();
+    if (Object.keys(fields).length > 0) p.hset(this.#key, fields);
+    if (refreshTtl) p.expire(this.#key, RUNNING_TTL_S);
+    if (critical.length > 0)
+      p.rpush(this.#ring, ...critical)
+        .ltrim(this.#ring, -CRITICAL_RING_SIZE, -1)
+        .expire(this.#ring, RUNNING_TTL_S);
+    return this.#exec(p);
   }
 
   /** Marks how the run ended on this runner and lets the cache expire. */
   finish(runnerStatus: string): Promise<void> {
+    void this.#flushStaged(); // staged updates first: the final status must win
     return this.#exec(
       this.#redis
         .pipeline()
