@@ -21,6 +21,8 @@ export const ErrorCodes = {
   runner_error: 500,
   deadline_exceeded: 504,
   max_rounds_exceeded: 422,
+  /** The task record would exceed NATS max_payload (input, checkpoint or result too large). */
+  task_too_large: 413,
   canceled: 409,
 } as const satisfies Record<string, number>;
 export type ErrorCode = keyof typeof ErrorCodes;

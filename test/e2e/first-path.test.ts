@@ -40,6 +40,14 @@ const flaky = {
   ],
 };
 const broken = { model: "scripted", script: [{ fail: { message: "bad request to the model", retryable: false } }, { text: "never" }] };
+// Echoes its input in three rounds: the round-3 checkpoint holds the input and three results.
+// Then it waits, so that checkpoint is handled while the run is still going.
+const echoInput = { tool: { name: "echo", args: { a: "{{input}}" } } };
+const bulky = {
+  model: "scripted",
+  tools: ["echo", "sleep"],
+  script: [echoInput, echoInput, echoInput, { tool: { name: "sleep", args: { ms: 5000 } } }, { text: "done" }],
+};
 const sleepy = { model: "scripted", tools: ["sleep"], script: [{ text: "napping", tool: { name: "sleep", args: { ms: 20_000 } } }, { text: "awake" }] };
 
 async function submit(agent: string, input: unknown = "hi", extra: Record<string, unknown> = {}): Promise<string> {
@@ -61,7 +69,14 @@ const label = (e: ReceivedEvent) => (e.type === "status" ? `status:${String(e.da
 beforeAll(async () => {
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info" } });
   G = fleet.gatewayUrl;
-  for (const [name, def] of Object.entries({ "e2e-hello": hello, "e2e-slow": slow, "e2e-sleepy": sleepy, "e2e-flaky": flaky, "e2e-broken": broken })) {
+  for (const [name, def] of Object.entries({
+    "e2e-hello": hello,
+    "e2e-slow": slow,
+    "e2e-sleepy": sleepy,
+    "e2e-flaky": flaky,
+    "e2e-broken": broken,
+    "e2e-bulky": bulky,
+  })) {
     const res = await http("PUT", `${G}/v1/agents/${name}`, def);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   }
@@ -176,6 +191,18 @@ describe("failures and retries (decided by the kernel)", () => {
     expect(events.at(-1)!.data.data.error).toEqual(error);
     const task = (await http("GET", `${G}/v1/tasks/${id}`)).body;
     expect(task).toMatchObject({ status: "failed", attempt: 1, error, result: null });
+  });
+
+  it("fails a task whose record would exceed NATS max_payload with task_too_large, once, instead of re-running it", async () => {
+    // Each report fits in a NATS message, but input + checkpoint in the task record does not.
+    // The write used to fail and be redelivered forever while the run was lost and re-run.
+    const id = await submit("e2e-bulky", "b".repeat(210 * 1024)); // round-3 checkpoint ~860 KB, record ~1.07 MB
+    const events = await readStream(eventsUrl(id));
+    const statuses = events.filter((e) => e.type === "status").map(label);
+    expect(statuses, JSON.stringify(events.at(-1)?.data.data)).toEqual(["status:queued", "status:running", "status:failed"]);
+    expect(events.at(-1)!.data.data.error).toMatchObject({ code: "task_too_large", retryable: false });
+    const task = (await http("GET", `${G}/v1/tasks/${id}`)).body;
+    expect(task).toMatchObject({ status: "failed", attempt: 1, error: { code: "task_too_large" } });
   });
 });
 

@@ -15,7 +15,8 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   await ensureCommandConsumer(topo.jsm);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("kernel");
-  const store = new TaskStore(topo.tasks);
+  // A record NATS would refuse fails its task instead of being retried forever.
+  const store = new TaskStore(topo.tasks, { maxBytes: (nc.info?.max_payload ?? 1024 * 1024) - 4096 });
   const lock = new KeyedLock();
   const kernel = new Kernel({
     nc,

@@ -1,6 +1,6 @@
 // Task records in KV `sy_tasks`, updated with compare-and-set on the revision, so several
 // kernel replicas never lose an update: a conflicting write re-reads and re-applies.
-import { TaskRecord } from "@switchyard/contracts";
+import { isTerminal, TaskRecord } from "@switchyard/contracts";
 import type { KV } from "@switchyard/runtime";
 
 export interface StoredTask {
@@ -14,11 +14,14 @@ export type Mutation = TaskRecord | null;
 export class TaskStore {
   readonly #kv: KV;
   readonly #maxConflicts: number;
+  readonly #maxBytes: number;
   conflicts = 0;
 
-  constructor(kv: KV, maxConflicts = 50) {
+  /** `maxBytes`: the largest record NATS accepts (its max_payload, less room for headers). */
+  constructor(kv: KV, opts: { maxConflicts?: number; maxBytes?: number } = {}) {
     this.#kv = kv;
-    this.#maxConflicts = maxConflicts;
+    this.#maxConflicts = opts.maxConflicts ?? 50;
+    this.#maxBytes = opts.maxBytes ?? 1024 * 1024 - 4096;
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -47,10 +50,11 @@ export class TaskStore {
     for (let i = 0; i < this.#maxConflicts; i++) {
       const current = await this.get(id);
       if (!current) return null;
-      const next = decide(current.task);
-      if (next === null) return { before: current.task, after: current.task, changed: false };
+      const decided = decide(current.task);
+      if (decided === null) return { before: current.task, after: current.task, changed: false };
+      const [next, body] = this.#fit(decided);
       try {
-        await this.#kv.update(id, JSON.stringify(next), current.revision);
+        await this.#kv.update(id, body, current.revision);
         return { before: current.task, after: next, changed: true };
       } catch (err) {
         if (!isConflict(err)) throw err;
@@ -58,6 +62,30 @@ export class TaskStore {
       }
     }
     throw new Error(`task ${id}: gave up after ${this.#maxConflicts} compare-and-set conflicts`);
+  }
+
+  /**
+   * A record NATS would refuse must not be retried forever (the command would be redelivered
+   * while the run is lost and re-run): a finished task keeps no checkpoint, and a record still
+   * too large ends the task as failed with `task_too_large`, without checkpoint and result.
+   */
+  #fit(task: TaskRecord): [TaskRecord, string] {
+    let next = isTerminal(task.status) && task.checkpoint ? { ...task, checkpoint: null } : task;
+    let body = JSON.stringify(next);
+    const bytes = Buffer.byteLength(body);
+    if (bytes <= this.#maxBytes) return [next, body];
+    const message = `the task record would be ${bytes} bytes, more than NATS accepts (${this.#maxBytes}): its input, checkpoint or result is too large`;
+    next = {
+      ...next,
+      status: isTerminal(task.status) && task.status !== "completed" ? task.status : "failed",
+      checkpoint: null,
+      result: null,
+      error: { code: "task_too_large", message, retryable: false },
+      finished_at: next.finished_at ?? next.updated_at,
+      not_before: null,
+    };
+    body = JSON.stringify(next);
+    return [next, body];
   }
 }
 

@@ -1,0 +1,88 @@
+// TaskStore against a real nats-server: compare-and-set writes, and records NATS would refuse.
+import type { TaskRecord } from "@switchyard/contracts";
+import { type NatsServer, startNats } from "@switchyard/devkit";
+import { connectNats, createLogger, ensureTopology, type NatsConnection, newTaskId, type Topology } from "@switchyard/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TaskStore } from "./task-store.ts";
+
+const log = createLogger("task-store-test", { level: "silent", format: "json" });
+const T0 = "2025-01-01T00:00:00.000Z";
+
+function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    v: 1,
+    id: newTaskId(),
+    tenant: "acme",
+    agent: "hello",
+    input: "hi",
+    executor: { type: "local" },
+    runner_kind: "local",
+    status: "running",
+    attempt: 1,
+    run_id: "run-1",
+    node_id: "node-a",
+    created_at: T0,
+    updated_at: T0,
+    started_at: T0,
+    finished_at: null,
+    result: null,
+    error: null,
+    usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+    metadata: {},
+    idempotency_key: null,
+    plan: null,
+    checkpoint: null,
+    not_before: null,
+    ...overrides,
+  };
+}
+const checkpoint = (chars: number) => ({
+  round: 3,
+  messages: [{ role: "assistant" as const, content: "x".repeat(chars) }],
+  usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 },
+});
+
+describe("TaskStore", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let topo: Topology;
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connectNats(nats.url, "task-store-test", log);
+    topo = await ensureTopology(nc, { EVENTS_MAX_AGE_HOURS: 1, EVENTS_MAX_MB: 16, CMD_DUPLICATE_WINDOW_S: 60 });
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("keeps the checkpoint while running and drops it once the task is finished", async () => {
+    const store = new TaskStore(topo.tasks, { maxBytes: 64 * 1024 });
+    const t = task();
+    expect(await store.create(t)).toBe(true);
+    expect(await store.create(t), "a second create of the same id").toBe(false);
+    await store.mutate(t.id, (cur) => ({ ...cur, checkpoint: checkpoint(1000) }));
+    expect((await store.get(t.id))?.task.checkpoint?.round).toBe(3);
+    const done = await store.mutate(t.id, (cur) => ({ ...cur, status: "completed", result: { text: "ok" }, finished_at: T0 }));
+    expect(done?.after).toMatchObject({ status: "completed", checkpoint: null, result: { text: "ok" } });
+    expect((await store.get(t.id))?.task).toMatchObject({ status: "completed", checkpoint: null, result: { text: "ok" } });
+  });
+
+  it("fails a task whose record NATS would refuse with task_too_large, instead of retrying the write forever", async () => {
+    const store = new TaskStore(topo.tasks, { maxBytes: 16 * 1024 });
+    const t = task();
+    await store.create(t);
+    const res = await store.mutate(t.id, (cur) => ({ ...cur, checkpoint: checkpoint(40 * 1024) }));
+    expect(res?.changed).toBe(true);
+    const stored = (await store.get(t.id))?.task;
+    expect(stored).toMatchObject({ status: "failed", checkpoint: null, result: null, error: { code: "task_too_large", retryable: false } });
+    expect(stored?.error?.message).toMatch(/more than NATS accepts \(16384\)/);
+    expect(stored?.finished_at).not.toBeNull();
+
+    // A completed task whose result is too large ends failed too, not completed without its result.
+    const u = task();
+    await store.create(u);
+    await store.mutate(u.id, (cur) => ({ ...cur, status: "completed", result: { text: "y".repeat(40 * 1024) }, finished_at: T0 }));
+    expect((await store.get(u.id))?.task).toMatchObject({ status: "failed", result: null, error: { code: "task_too_large" } });
+  });
+});
