@@ -22,6 +22,20 @@ export const GatewayEnv = z.object({
     .default(2 * 1024 * 1024),
   // Interval of SSE keep-alive comments.
   SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
+  // Bytes of SSE frames a running task's shared tail keeps for followers who join late; one
+  // who needs an older event reads with a consumer of its own.
+  SSE_TAIL_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024),
+  // Bytes a follower's socket may hold unsent before it is detached from the shared tail and
+  // continues on a consumer of its own that waits for its socket to drain.
+  SSE_FOLLOWER_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   // How long a submit waits for the kernel to confirm the task exists before answering 202
   // anyway (the submit is durable in SY_CMD; the task appears once a kernel is up).
   SUBMIT_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),

@@ -1,29 +1,35 @@
 // GET /v1/tasks/:id/events — Server-Sent Events (DESIGN §6). Replays the task's events from
 // JetStream (from the start, or after Last-Event-ID / ?after=), then follows live, and ends
-// after the terminal status event. One ordered consumer per client; it pulls only as fast as
-// the client's socket drains, so a slow client costs bounded memory.
+// after the terminal status event. The followers of a running task share one consumer per
+// gateway process (task-tail.ts); a finished task's history, and a follower the shared tail
+// cannot serve or that reads too slowly, use an ordered consumer of their own that pulls only
+// as fast as the client's socket drains. Either way a slow client costs bounded memory.
 //
 // Read-side fencing: once a status event has announced attempt N, events of older attempts
 // (a fenced runner that kept publishing before it learned it lost the task) are dropped. The
 // rule depends only on the stream, so a resumed client sees exactly what a full reader sees.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { EventHeaders, EventsQuery, isTerminal, STREAMS, subjects, type TaskStatus } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
 import { HttpProblem, parseOr400 } from "../http-errors.ts";
 import { loadTask } from "../task-reads.ts";
+import { type TailEvent, type TailListener, TaskTails, toTailEvent } from "../task-tail.ts";
 
 const TERMINAL = new Set<string>(["completed", "failed", "canceled"]);
-const decoder = new TextDecoder();
 
 export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: JetStreamManager }, tenantOf: (req: FastifyRequest) => string): void {
+  const tails = new TaskTails(ctx.js, ctx.log, { bufferBytes: ctx.env.SSE_TAIL_BUFFER_BYTES });
+
   app.get("/v1/tasks/:id/events", async (req, reply) => {
     const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
     const q = parseOr400(EventsQuery, req.query, "query");
     const after = resumePoint(req.headers["last-event-id"], q.after);
     const subject = subjects.events(task.tenant, task.agent, task.id);
 
-    // A finished task has no more events coming: stop at the last one it has.
+    // A finished task has no more events coming: stop at its terminal event.
     let lastSeq = Number.POSITIVE_INFINITY;
     if (isTerminal(task.status as TaskStatus)) {
       lastSeq = await lastSequence(ctx.jsm, subject);
@@ -43,46 +49,120 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       return;
     }
 
-    let maxAttempt = after > 0 && task.attempt > 1 ? await attemptAt(ctx, subject, after) : 0;
-    const consumer = await ctx.js.consumers.get(STREAMS.events, {
-      filter_subjects: subject,
-      ...(after > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 } : { deliver_policy: DeliverPolicy.All }),
-      inactive_threshold: 30_000_000_000,
-    });
-    const messages = await consumer.consume({ max_messages: 256 });
-    let closed = false;
+    const state: FollowState = { sent: after, maxAttempt: after > 0 && task.attempt > 1 ? await attemptAt(ctx, subject, after) : 0, closed: false };
     const onClose = () => {
-      closed = true;
-      void messages.close();
+      state.closed = true;
     };
     req.raw.on("close", onClose);
     const keepAlive = setInterval(() => {
-      if (!closed) res.write(": keep-alive\n\n");
+      if (!state.closed) res.write(": keep-alive\n\n");
     }, ctx.env.SSE_KEEPALIVE_MS);
-
     try {
-      for await (const m of messages) {
-        if (closed) break;
-        const type = m.headers?.get(EventHeaders.type) || "message";
-        const attempt = Number(m.headers?.get(EventHeaders.attempt) || 0);
-        if (type === "status") maxAttempt = Math.max(maxAttempt, attempt);
-        const stale = type !== "status" && attempt < maxAttempt;
-        const raw = decoder.decode(m.data);
-        if (!stale && raw.startsWith("{")) {
-          const frame = `id: ${m.seq}\nevent: ${type}\ndata: {"seq":${m.seq},${raw.slice(1)}\n\n`;
-          if (!res.write(frame)) await drainedOrClosed(res);
-        }
-        if ((type === "status" && TERMINAL.has(m.headers?.get(EventHeaders.status) ?? "")) || m.seq >= lastSeq) break;
-      }
+      // A running task's followers share one consumer; a finished task's history, a follower
+      // the tail cannot serve, and one detached for reading too slowly read on their own.
+      const shared = lastSeq === Number.POSITIVE_INFINITY ? await followShared(tails, subject, state, req.raw, res, ctx.env.SSE_FOLLOWER_BUFFER_BYTES) : "own";
+      const finished = shared === "finished";
+      if (shared === "too_slow") ctx.log.info({ task_id: task.id, after: state.sent }, "slow follower detached from the shared tail; reading on its own");
+      else if (shared === "not_served") ctx.log.debug({ task_id: task.id, after: state.sent }, "shared tail cannot serve this follower; reading on its own");
+      if (!finished && !state.closed) await followOwn(ctx, subject, state, lastSeq, req.raw, res);
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message, task_id: task.id }, "event stream ended with an error");
     } finally {
       clearInterval(keepAlive);
       req.raw.off("close", onClose);
-      await messages.close().catch(() => undefined);
       res.end();
     }
   });
+}
+
+/** Where a follower stands: the last seq given to it, the newest attempt it has seen announced. */
+interface FollowState {
+  sent: number;
+  maxAttempt: number;
+  closed: boolean;
+}
+
+/**
+ * Writes one event to a follower, with read-side fencing; true when it was the terminal one.
+ * Once a status event has announced attempt N, events of older attempts are dropped.
+ */
+function deliver(e: TailEvent, state: FollowState, res: ServerResponse): boolean {
+  if (e.type === "status") state.maxAttempt = Math.max(state.maxAttempt, e.attempt);
+  const stale = e.type !== "status" && e.attempt < state.maxAttempt;
+  if (!stale && e.frame !== "") res.write(e.frame);
+  state.sent = e.seq;
+  return e.terminal;
+}
+
+/** How following through the shared tail ended; all but `finished` continue on an own consumer. */
+type SharedOutcome = "finished" | "not_served" | "too_slow";
+
+/**
+ * Follows through the task's shared tail. Resolves `finished` when the stream is done (terminal
+ * event sent, or the client left); otherwise the caller goes on with its own consumer from
+ * `state.sent`: the tail could not serve this point or stopped early (`not_served`), or the
+ * client reads so slowly that its socket holds more than `maxBuffered` bytes (`too_slow`).
+ */
+function followShared(
+  tails: TaskTails,
+  subject: string,
+  state: FollowState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBuffered: number,
+): Promise<SharedOutcome> {
+  return new Promise<SharedOutcome>((resolve, reject) => {
+    let settled = false;
+    let unsubscribe: (() => void) | null = null;
+    const settle = (finished: SharedOutcome) => {
+      if (settled) return;
+      settled = true;
+      unsubscribe?.();
+      req.off("close", onClose);
+      resolve(finished);
+    };
+    const onClose = () => settle("finished");
+    req.on("close", onClose);
+    const listener: TailListener = {
+      onEvent(e) {
+        if (settled || e.seq <= state.sent) return;
+        if (deliver(e, state, res)) settle("finished");
+        else if (res.writableLength > maxBuffered) settle("too_slow");
+      },
+      onEnd(terminal) {
+        settle(terminal ? "finished" : "not_served");
+      },
+    };
+    tails.follow(subject, state.sent, listener).then((unsub) => {
+      if (unsub === null) settle("not_served");
+      else if (settled) unsub();
+      else unsubscribe = unsub;
+    }, reject);
+  });
+}
+
+/** Follows with a consumer of its own, pulling only as fast as the client's socket drains. */
+async function followOwn(ctx: GatewayContext, subject: string, state: FollowState, lastSeq: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const consumer = await ctx.js.consumers.get(STREAMS.events, {
+    filter_subjects: subject,
+    ...(state.sent > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.sent + 1 } : { deliver_policy: DeliverPolicy.All }),
+    inactive_threshold: 30_000_000_000,
+  });
+  const messages = await consumer.consume({ max_messages: 256 });
+  const onClose = () => void messages.close();
+  req.on("close", onClose);
+  try {
+    for await (const m of messages) {
+      if (state.closed) break;
+      const e = toTailEvent(m.seq, m.headers, m.data);
+      const terminal = deliver(e, state, res);
+      if (res.writableNeedDrain) await drainedOrClosed(res);
+      if (terminal || m.seq >= lastSeq) break;
+    }
+  } finally {
+    req.off("close", onClose);
+    await messages.close().catch(() => undefined);
+  }
 }
 
 /** The highest attempt announced by status events up to `seq`: a headers-only scan. */
