@@ -26,11 +26,12 @@ export const RunnerEnv = z.object({
   // Runs this node holds at once.
   RUNNER_SLOTS: z.coerce.number().int().min(1).max(100_000).default(16),
   // Heartbeat period of the node record and the task leases in Redis.
-  HEARTBEAT_MS: z.coerce.number().int().min(50).default(1000),
+  HEARTBEAT_MS: z.coerce.number().int().min(50).default(500),
   // TTL of the node record: a node silent this long leaves GET /v1/runners.
-  NODE_TTL_MS: z.coerce.number().int().min(100).default(5000),
-  // TTL of a task lease: the kernel treats a run whose lease lapsed as dead.
-  LEASE_TTL_MS: z.coerce.number().int().min(100).default(5000),
+  NODE_TTL_MS: z.coerce.number().int().min(100).default(3000),
+  // TTL of a task lease: the kernel treats a run whose lease lapsed as dead. Renewed every
+  // min(HEARTBEAT_MS, LEASE_TTL_MS / 3), so three renewals may be missed before it lapses.
+  LEASE_TTL_MS: z.coerce.number().int().min(100).default(1500),
   // How long to wait for the kernel to answer a claim.
   CLAIM_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
   // On SIGTERM: how long in-flight runs may take to finish before they are handed back.
