@@ -222,7 +222,7 @@ export class Kernel {
 
   async finished(cmd: RunFinished): Promise<Outcome> {
     const t = await this.#applyReport("finished", cmd, (t) => transition(t, "completed", { result: cmd.result, usage: cmd.usage, error: null }));
-    if (t) await this.reconcile(t);
+    if (t) await this.reconcile(t, { runEnded: true });
     return ACK;
   }
 
@@ -235,7 +235,7 @@ export class Kernel {
       }
       return transition(t, "failed", { error: cmd.error, usage: cmd.usage });
     });
-    if (t) await this.reconcile(t);
+    if (t) await this.reconcile(t, { runEnded: true });
     return ACK;
   }
 
@@ -361,8 +361,11 @@ export class Kernel {
 
   // ---- effects ----
 
-  /** Makes the world match the record: status event, dispatch, abort. Idempotent. */
-  async reconcile(t: TaskRecord): Promise<void> {
+  /**
+   * Makes the world match the record: status event, dispatch, abort. Idempotent. `runEnded`:
+   * the change came from the run's own outcome report, so there is no run left to abort.
+   */
+  async reconcile(t: TaskRecord, opts: { runEnded?: boolean } = {}): Promise<void> {
     const status: TaskStatus = t.status;
     const msgId = status === "queued" || status === "running" ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
     const data: Record<string, unknown> = { status, attempt: t.attempt };
@@ -380,8 +383,8 @@ export class Kernel {
       } else {
         effects.push(this.#publishWork(t));
       }
-    } else if (isTerminal(status) && t.run_id) {
-      // Stops a run that is still going (cancel, deadline); a no-op for one that reported.
+    } else if (isTerminal(status) && t.run_id && !opts.runEnded) {
+      // Stops a run that is still going (cancel, deadline, a record too large).
       this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
     effects.push(this.#index(t));

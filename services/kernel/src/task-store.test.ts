@@ -68,6 +68,36 @@ describe("TaskStore", () => {
     expect((await store.get(t.id))?.task).toMatchObject({ status: "completed", checkpoint: null, result: { text: "ok" } });
   });
 
+  it("never loses another replica's write, and never decides on its own stale copy", async () => {
+    const a = new TaskStore(topo.tasks);
+    const b = new TaskStore(topo.tasks);
+    // A wrote last, then B changed the task: A's compare-and-set from its copy must fail and
+    // its decision be made again on B's record.
+    const t = task();
+    await a.create(t);
+    await b.mutate(t.id, (cur) => ({ ...cur, status: "completed", result: { text: "by b" }, finished_at: T0 }));
+    const seen: string[] = [];
+    const res = await a.mutate(t.id, (cur) => {
+      seen.push(cur.status);
+      return cur.status === "running" ? { ...cur, checkpoint: checkpoint(10) } : null;
+    });
+    expect(seen).toEqual(["running", "completed"]);
+    expect(res).toMatchObject({ changed: false, after: { status: "completed" } });
+    expect((await a.get(t.id))?.task).toMatchObject({ status: "completed", result: { text: "by b" } });
+
+    // A's copy says "no change" (queued), but B has moved it on: A decides again on the store.
+    const u = task({ status: "queued", run_id: null, node_id: null, started_at: null });
+    await a.create(u);
+    await b.mutate(u.id, (cur) => ({ ...cur, status: "running", run_id: "run-b" }));
+    const res2 = await a.mutate(u.id, (cur) => (cur.status === "running" ? { ...cur, checkpoint: checkpoint(10) } : null));
+    expect(res2).toMatchObject({ changed: true, after: { status: "running", run_id: "run-b" } });
+    expect((await b.get(u.id))?.task.checkpoint?.round).toBe(3);
+    // And a change on a copy nobody else touched needs no read and is still a compare-and-set.
+    const res3 = await a.mutate(u.id, (cur) => ({ ...cur, usage: { input_tokens: 7, output_tokens: 0, total_tokens: 7 } }));
+    expect(res3?.changed).toBe(true);
+    expect((await b.get(u.id))?.task).toMatchObject({ run_id: "run-b", usage: { total_tokens: 7 }, checkpoint: { round: 3 } });
+  });
+
   it("fails a task whose record NATS would refuse with task_too_large, instead of retrying the write forever", async () => {
     const store = new TaskStore(topo.tasks, { maxBytes: 16 * 1024 });
     const t = task();

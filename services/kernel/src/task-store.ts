@@ -15,13 +15,21 @@ export class TaskStore {
   readonly #kv: KV;
   readonly #maxConflicts: number;
   readonly #maxBytes: number;
+  /**
+   * Records this kernel wrote last (oldest first), so the next change to a task can try its
+   * compare-and-set without reading first. Another replica's write makes the try fail, and
+   * then the record is read; a stale copy is never trusted to decide "no change".
+   */
+  readonly #recent = new Map<string, StoredTask>();
+  readonly #recentMax: number;
   conflicts = 0;
 
   /** `maxBytes`: the largest record NATS accepts (its max_payload, less room for headers). */
-  constructor(kv: KV, opts: { maxConflicts?: number; maxBytes?: number } = {}) {
+  constructor(kv: KV, opts: { maxConflicts?: number; maxBytes?: number; recentMax?: number } = {}) {
     this.#kv = kv;
     this.#maxConflicts = opts.maxConflicts ?? 50;
     this.#maxBytes = opts.maxBytes ?? 1024 * 1024 - 4096;
+    this.#recentMax = opts.recentMax ?? 4096;
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -33,7 +41,8 @@ export class TaskStore {
   /** Creates the record; false when a record with this id exists already. */
   async create(task: TaskRecord): Promise<boolean> {
     try {
-      await this.#kv.create(task.id, JSON.stringify(task));
+      const revision = await this.#kv.create(task.id, JSON.stringify(task));
+      this.#remember({ task, revision });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
@@ -47,21 +56,40 @@ export class TaskStore {
    * Returns null when the task does not exist.
    */
   async mutate(id: string, decide: (task: TaskRecord) => Mutation): Promise<{ before: TaskRecord; after: TaskRecord; changed: boolean } | null> {
+    let cached = this.#recent.get(id);
     for (let i = 0; i < this.#maxConflicts; i++) {
-      const current = await this.get(id);
+      const current = cached ?? (await this.get(id));
       if (!current) return null;
       const decided = decide(current.task);
-      if (decided === null) return { before: current.task, after: current.task, changed: false };
+      if (decided === null) {
+        if (cached) {
+          cached = undefined; // decide again on what is stored, not on our last write
+          continue;
+        }
+        return { before: current.task, after: current.task, changed: false };
+      }
       const [next, body] = this.#fit(decided);
       try {
-        await this.#kv.update(id, body, current.revision);
+        const revision = await this.#kv.update(id, body, current.revision);
+        this.#remember({ task: next, revision });
         return { before: current.task, after: next, changed: true };
       } catch (err) {
         if (!isConflict(err)) throw err;
-        this.conflicts++;
+        if (cached)
+          cached = undefined; // someone else wrote since: read it
+        else this.conflicts++;
+        this.#recent.delete(id);
       }
     }
     throw new Error(`task ${id}: gave up after ${this.#maxConflicts} compare-and-set conflicts`);
+  }
+
+  #remember(stored: StoredTask): void {
+    const id = stored.task.id;
+    this.#recent.delete(id);
+    if (isTerminal(stored.task.status)) return; // no more changes expected
+    this.#recent.set(id, stored);
+    if (this.#recent.size > this.#recentMax) this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
   /**
