@@ -10,8 +10,10 @@ import { CpuMeter, load1, round, rssBytes } from "../proc.ts";
 import { summarize } from "../stats.ts";
 import { defineAgent, readMetric, startSwitchyard } from "../switchyard.ts";
 
-const HEARTBEAT_MS = 1000;
-const LEASE_TTL_MS = 5000;
+// The runner's defaults (services/runner-pool/src/env.ts), pinned so the on-time rule below
+// matches what the runner does even when another checkout's services are measured.
+const HEARTBEAT_MS = 500;
+const LEASE_TTL_MS = 1500;
 
 export interface HoldStep {
   target: number;

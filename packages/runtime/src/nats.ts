@@ -16,10 +16,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, STREAMS, subjects } from "@switchyard/contracts";
 import type { BaseEnv } from "./env.ts";
 import type { Logger } from "./logger.ts";
+import { patchNatsRequests } from "./nats-request-patch.ts";
 
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
 
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  if (!patchNatsRequests()) log.warn("nats request patch not applied: @nats-io/nats-core changed shape; see nats-request-patch.ts");
   const nc = await connect({
     servers: url.split(",").map((s) => s.trim()),
     name,
