@@ -3,7 +3,7 @@
 import type { BareResult } from "./baselines/bare.ts";
 import type { LatencyResult, ThroughputPoint } from "./load.ts";
 import type { FanoutResult } from "./scenarios/fanout.ts";
-import type { HoldStep } from "./scenarios/hold.ts";
+import { HEARTBEAT_MS, type HoldStep, LEASE_TTL_MS } from "./scenarios/hold.ts";
 import type { RecoveryResult } from "./scenarios/recovery.ts";
 import type { StreamResult } from "./scenarios/stream.ts";
 
@@ -154,7 +154,7 @@ export function renderTable(r: Results): string {
     );
   }
   if (r.hold.length) {
-    out.push("\n(4) One runner node holding tasks that wait on a slow model (heartbeat 1000 ms, lease TTL 5000 ms)");
+    out.push(`\n(4) One runner node holding tasks that wait on a slow model (heartbeat ${HEARTBEAT_MS} ms, lease TTL ${LEASE_TTL_MS} ms)`);
     const steps = r.hold.filter((h): h is HoldStep => "target" in h);
     out.push(
       table(

@@ -12,8 +12,8 @@ import { defineAgent, readMetric, startSwitchyard } from "../switchyard.ts";
 
 // The runner's defaults (services/runner-pool/src/env.ts), pinned so the on-time rule below
 // matches what the runner does even when another checkout's services are measured.
-const HEARTBEAT_MS = 500;
-const LEASE_TTL_MS = 1500;
+export const HEARTBEAT_MS = 500;
+export const LEASE_TTL_MS = 1500;
 
 export interface HoldStep {
   target: number;
