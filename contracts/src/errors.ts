@@ -25,8 +25,6 @@ export const ErrorCodes = {
   model_error: 502,
   tool_error: 502,
   runner_error: 500,
-  deadline_exceeded: 504,
-  max_rounds_exceeded: 422,
   /** A budget (max_rounds, max_tokens, deadline) ran out; `details.budget` says which. */
   budget_exceeded: 422,
   /** An approval was not given in time and the policy says `on_timeout: fail`. */

@@ -163,20 +163,22 @@ describe("kernel replicas", () => {
 });
 
 describe("deadlines and orphan kinds", () => {
-  it("fails a task that passes its deadline with deadline_exceeded", async () => {
+  it("fails a task that passes its deadline with budget_exceeded (budget: deadline)", async () => {
     const t0 = Date.now();
     const id = await submit(G, "fault-deadline", "late");
     const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 20_000);
     const seen = describeEvents(events);
     expect(terminalEvents(events).map(statusOf), seen).toEqual(["failed"]);
-    expect(events.at(-1)!.data.data.error, seen).toMatchObject({ code: "deadline_exceeded" });
+    expect(events.at(-1)!.data.data.error, seen).toMatchObject({ code: "budget_exceeded", details: { budget: "deadline", limit: 1500 } });
     expect(
       events.some((e) => e.type === "tool.result"),
       `the 5 s tool must not finish; saw ${seen}`,
     ).toBe(false);
     const task = await getTask(G, id);
-    expect(task).toMatchObject({ status: "failed", error: { code: "deadline_exceeded" } });
-    report(`deadline_ms=1500 with a 5 s tool → failed deadline_exceeded ${secs(events.at(-1)!.receivedAt - t0)} after submit; stream ended 'status failed'`);
+    expect(task).toMatchObject({ status: "failed", error: { code: "budget_exceeded" } });
+    report(
+      `deadline_ms=1500 with a 5 s tool → failed budget_exceeded (deadline) ${secs(events.at(-1)!.receivedAt - t0)} after submit; stream ended 'status failed'`,
+    );
   });
 
   it("keeps a task for a kind no node serves queued, says so, and runs it when such a node appears", async () => {
