@@ -193,6 +193,7 @@ describe("approval policies (decided by the kernel)", () => {
     const task = (await http("GET", `${G}/v1/tasks/${id}`)).body;
     expect(task.status).toBe("input_required");
     expect(task.pending.calls).toEqual([expect.objectContaining({ call_id: "call_1_1", kind: "approval", answer: null })]);
+    expect(task.live, "no run holds a parked task").toBeUndefined();
     await eventually(async () => (await redis.get(redisKeys.lease(id))) === null, 5000, "lease released");
     const node = await eventually(
       async () => {
