@@ -104,10 +104,14 @@ describe("a parked task across a restart of everything", () => {
     expect(weather.find((e) => e.type === "tool.result")!.data.data.result).toEqual({ temp_c: 3 });
 
     // Its 4 s approval timeout came due during or after the restart: the new kernel rejected it.
-    const timedOut = await eventually(async () => {
-      const t = (await http("GET", `${G}/v1/tasks/${ids.timeout}`)).body;
-      return t.status === "completed" ? t : null;
-    }, 30_000, "the timed-out approval to be rejected and the task to complete");
+    const timedOut = await eventually(
+      async () => {
+        const t = (await http("GET", `${G}/v1/tasks/${ids.timeout}`)).body;
+        return t.status === "completed" ? t : null;
+      },
+      30_000,
+      "the timed-out approval to be rejected and the task to complete",
+    );
     expect(timedOut.result).toEqual({ text: "Went on without it" });
     const tEvents = await readStream(`${G}/v1/tasks/${ids.timeout}/events`);
     expect(tEvents.find((e) => e.type === "approval.decided")!.data.data).toMatchObject({ decision: "reject", by: "timeout" });

@@ -252,6 +252,14 @@ export class RunnerNodeService {
       });
       if (active.abandoned) {
         this.stats.aborted++;
+      } else if (outcome.kind === "parked") {
+        // The kernel holds the checkpoint and the waiting calls; the answer starts a new
+        // attempt. Nothing to hand back on a drain either.
+        this.stats.parked++;
+        log.info("run parked: the task waits for answers; slot released");
+      } else if (outcome.kind === "stopped") {
+        this.stats.stopped++;
+        log.info({ reason: outcome.message }, "run stopped by the kernel");
       } else if (active.releasing) {
         this.stats.released++;
         await this.#report(subjects.runReleased, grant, { reason: "runner draining" }, "released");
@@ -259,13 +267,6 @@ export class RunnerNodeService {
       } else if (outcome.kind === "finished") {
         this.stats.finished++;
         await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage }, "finished");
-      } else if (outcome.kind === "parked") {
-        // The kernel holds the checkpoint and the waiting calls; the answer starts a new attempt.
-        this.stats.parked++;
-        log.info("run parked: the task waits for answers; slot released");
-      } else if (outcome.kind === "stopped") {
-        this.stats.stopped++;
-        log.info({ reason: outcome.message }, "run stopped by the kernel");
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
         await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage }, "failed");
