@@ -443,7 +443,9 @@ export class Kernel {
     });
     if (!res) {
       outcome = { outcome: "call_not_found", message: "no such task" };
-    } else if (res.changed || repeat) {
+    } else if (res.changed || (repeat && (res.after.status === "input_required" || res.after.status === "queued"))) {
+      // A redelivered answer repeats its effects only while they may still be missing; once the
+      // resumed attempt runs, they evidently went out.
       await this.#afterAnswers(res.before, res.after, [cmd.call_id]);
     }
     const t = res?.after;
