@@ -103,6 +103,22 @@ const AGENTS: Record<string, unknown> = {
     ],
     script: [{ text: "Let me check the weather.", tool: { name: "get_weather", args: { city: "{{input}}" } } }, finalAnswer],
   },
+  // One round waits for a person and for the client at once.
+  "hl-mixed": {
+    model: "scripted",
+    tools: ["echo", { name: "get_time", external: true }],
+    approval: { policy: "pattern", tools: ["echo"] },
+    script: [
+      {
+        text: "Both.",
+        tools: [
+          { name: "echo", args: { q: "x" } },
+          { name: "get_time", args: {} },
+        ],
+      },
+      finalAnswer,
+    ],
+  },
   "hl-sleepy": {
     model: "scripted",
     tools: ["sleep"],
@@ -369,6 +385,35 @@ describe("external tools (executed by the client)", () => {
     const events = await stream.done;
     expect(events.find((e) => e.type === "tool.result")!.data.data.error).toEqual({ code: "not_found", message: "no such city", retryable: false });
     expect(events.at(-1)!.data.data.status).toBe("completed");
+  });
+
+  it("resumes a round that waits for an approval and a tool result only when both are in", async () => {
+    const id = await submit("hl-mixed", "m");
+    const stream = openStream(eventsUrl(id));
+    const parked = await stream.waitFor((e) => e.type === "status" && e.data.data.status === "input_required");
+    expect(parked.data.data.waiting).toEqual([
+      { call_id: "call_1_1", tool: "echo", kind: "approval" },
+      { call_id: "call_1_2", tool: "get_time", kind: "external" },
+    ]);
+    const first = await approve(id, "call_1_1", "approve");
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body).toMatchObject({ status: "input_required", waiting: ["call_1_2"] });
+    expect((await http("GET", `${G}/v1/tasks/${id}`)).body.status).toBe("input_required");
+    const second = await toolResult(id, { call_id: "call_1_2", result: "12:00" });
+    expect(second.body).toMatchObject({ status: "queued", waiting: [] });
+    const events = await stream.done;
+    expect(events.filter((e) => e.type === "tool.result").map((e) => [e.data.data.call_id, e.data.data.result])).toEqual([
+      ["call_1_1", { q: "x" }],
+      ["call_1_2", "12:00"],
+    ]);
+    expect(statusTrail(events)).toEqual([
+      "status:queued#1",
+      "status:running#1",
+      "status:input_required#1",
+      "status:queued#2",
+      "status:running#2",
+      "status:completed#2",
+    ]);
   });
 
   it("refuses a body with both or neither of result and error", async () => {
