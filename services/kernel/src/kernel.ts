@@ -229,6 +229,8 @@ export class Kernel {
     const t = res.after;
     if (!res.changed) {
       if (isTerminal(t.status)) return refuse("terminal", `task is ${t.status}`);
+      // Heals the index of a grant whose kernel died before indexing it (the reaper reads it).
+      await this.#index(t);
       if (t.attempt !== req.attempt) return refuse("stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
       // A claim whose reply was lost: the same node asking again for the same attempt gets the same run.
       if (t.status !== "running" || t.node_id !== req.node_id) return refuse("already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
@@ -662,6 +664,10 @@ export class Kernel {
   /** Makes the world match the record: status event, dispatch, abort. Idempotent. */
   async reconcile(t: TaskRecord): Promise<void> {
     const status: TaskStatus = t.status;
+    // The index first: a claim has no redelivery, so a kernel that dies right after granting
+    // one must leave the reaper an index that says `running` (it then finds no lease and
+    // re-dispatches). A finished task leaves the index last, after its terminal event.
+    if (!isTerminal(status)) await this.#index(t);
     const perAttempt = status === "queued" || status === "running" || status === "input_required";
     const msgId = perAttempt ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
     const data: Record<string, unknown> = { status, attempt: t.attempt };
@@ -688,7 +694,7 @@ export class Kernel {
       // Stops a run that is still going (cancel, deadline); a no-op for one that reported.
       this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
-    await this.#index(t);
+    if (isTerminal(status)) await this.#index(t);
   }
 
   /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
