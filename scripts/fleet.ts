@@ -281,6 +281,12 @@ function printCurlExamples(gatewayUrl: string, taskId = "<id>", resumeAfter = "3
   say(`  curl -s -X POST ${tasks}/${taskId}/cancel`);
   say("  # agents and runner nodes");
   say(`  curl -s ${gatewayUrl}/v1/agents; curl -s ${gatewayUrl}/v1/runners`);
+  say("  # a payment that waits for your approval (agents/pay.md), then approve its call");
+  say(`  curl -s -X POST ${tasks} -H 'content-type: application/json' -d '{"agent":"pay","input":"order 1042"}'`);
+  say(`  curl -s -X POST ${tasks}/<id>/approvals -H 'content-type: application/json' -d '{"call_id":"call_1_1","decision":"approve"}'`);
+  say("  # a weather lookup your client answers (agents/weather.md)");
+  say(`  curl -s -X POST ${tasks} -H 'content-type: application/json' -d '{"agent":"weather","input":"Lisbon"}'`);
+  say(`  curl -s -X POST ${tasks}/<id>/tool-results -H 'content-type: application/json' -d '{"call_id":"call_1_1","result":{"temp_c":21.5}}'`);
 }
 
 await main();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentDef, Executor, runnerKindOf } from "./agent.ts";
+import { AgentDef, Executor, effectiveLimits, raisedLimits, runnerKindOf } from "./agent.ts";
 
 describe("AgentDef", () => {
   it("applies defaults to a minimal definition", () => {
@@ -12,6 +12,7 @@ describe("AgentDef", () => {
       executor: { type: "local" },
       limits: { max_rounds: 16 },
       retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
+      approval: { policy: "never" },
     });
   });
 
@@ -85,5 +86,46 @@ describe("runnerKindOf", () => {
   it("is `local` for the general pool and the runner kind for remote", () => {
     expect(runnerKindOf({ type: "local" })).toBe("local");
     expect(runnerKindOf({ type: "remote", runner: { kind: "gpu", config: {} } })).toBe("gpu");
+  });
+});
+
+describe("tools, approval policies and limits", () => {
+  const base = { name: "p", model: "gpt-x" };
+
+  it("accepts built-in tool names and external tools, and refuses a tool declared twice", () => {
+    const def = AgentDef.parse({ ...base, tools: ["echo", { name: "get_weather", external: true, returns: { type: "object" } }] });
+    expect(def.tools[1]).toEqual({ name: "get_weather", description: "", parameters: { type: "object" }, returns: { type: "object" }, external: true });
+    const twice = AgentDef.safeParse({ ...base, tools: ["echo", { name: "echo", external: true }] });
+    expect(twice.error?.issues.map((i) => i.path)).toEqual([["tools", 1]]);
+  });
+
+  it("parses nested composite policies and keeps timeouts on the top level only", () => {
+    const approval = {
+      policy: "composite",
+      mode: "any",
+      timeout_ms: 1000,
+      on_timeout: "fail",
+      policies: [
+        { policy: "pattern", tools: ["payments.*"] },
+        { policy: "composite", mode: "all", policies: [{ policy: "threshold", arg: "amount", limit: 100 }, { policy: "always" }] },
+      ],
+    };
+    const def = AgentDef.parse({ ...base, approval });
+    expect(def.approval).toMatchObject({ policy: "composite", timeout_ms: 1000 });
+    const nested = AgentDef.safeParse({ ...base, approval: { ...approval, policies: [{ policy: "always", timeout_ms: 5 }] } });
+    expect(nested.error?.issues.map((i) => i.path.join("."))).toEqual(["approval.policies.0"]);
+    const unknown = AgentDef.safeParse({ ...base, approval: { policy: "sometimes" } });
+    expect(unknown.error?.issues[0]?.path).toEqual(["approval", "policy"]);
+  });
+
+  it("lets a task lower limits but names every field it raises", () => {
+    const agent = { max_rounds: 4, max_tokens: 1000 };
+    expect(raisedLimits(agent, { max_rounds: 2, max_tokens: 10, deadline_ms: 50 })).toEqual([]);
+    expect(raisedLimits(agent, { max_rounds: 5, max_tokens: 2000 })).toEqual([
+      { field: "max_rounds", agent: 4, task: 5 },
+      { field: "max_tokens", agent: 1000, task: 2000 },
+    ]);
+    expect(effectiveLimits(agent, { max_rounds: 2, deadline_ms: 50 })).toEqual({ max_rounds: 2, max_tokens: 1000, deadline_ms: 50 });
+    expect(effectiveLimits(agent, undefined)).toEqual(agent);
   });
 });

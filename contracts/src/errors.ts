@@ -12,6 +12,12 @@ export const ErrorCodes = {
   task_not_found: 404,
   conflict: 409,
   task_terminal: 409,
+  /** An answer for a call whose answer already stands (the first one wins). */
+  already_decided: 409,
+  /** An answer to a task that is not waiting for one. */
+  task_not_waiting: 409,
+  /** An answer for a call_id the task never waited for. */
+  call_not_found: 404,
   payload_too_large: 413,
   unavailable: 503,
   internal: 500,
@@ -19,8 +25,10 @@ export const ErrorCodes = {
   model_error: 502,
   tool_error: 502,
   runner_error: 500,
-  deadline_exceeded: 504,
-  max_rounds_exceeded: 422,
+  /** A budget (max_rounds, max_tokens, deadline) ran out; `details.budget` says which. */
+  budget_exceeded: 422,
+  /** An approval was not given in time and the policy says `on_timeout: fail`. */
+  approval_timeout: 408,
   /** The task record would exceed NATS max_payload (input, checkpoint or result too large). */
   task_too_large: 413,
   canceled: 409,

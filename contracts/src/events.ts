@@ -29,7 +29,14 @@ export const StatusData = z.object({
 });
 export const StepData = z.object({ round: z.number().int() });
 export const TextDeltaData = z.object({ round: z.number().int(), delta: z.string() });
-export const ToolCallData = z.object({ round: z.number().int(), call_id: z.string(), tool: z.string(), args: JsonObject });
+export const ToolCallData = z.object({
+  round: z.number().int(),
+  call_id: z.string(),
+  tool: z.string(),
+  args: JsonObject,
+  /** The client executes it: the task parks until POST /v1/tasks/:id/tool-results. */
+  external: z.boolean().optional(),
+});
 export const ToolResultData = z.object({
   round: z.number().int(),
   call_id: z.string(),
@@ -39,6 +46,24 @@ export const ToolResultData = z.object({
 });
 export const MessageData = z.object({ round: z.number().int(), role: z.literal("assistant"), content: z.string() });
 export const UsageData = Usage;
+/** A tool call waits for a person: answer with POST /v1/tasks/:id/approvals. */
+export const ApprovalRequestedData = z.object({
+  round: z.number().int(),
+  call_id: z.string(),
+  tool: z.string(),
+  args: JsonObject,
+  reason: z.string(),
+  /** When it times out (the policy's timeout_ms), or null. */
+  expires_at: z.string().nullable(),
+});
+export const ApprovalDecidedData = z.object({
+  round: z.number().int(),
+  call_id: z.string(),
+  tool: z.string(),
+  decision: z.enum(["approve", "reject"]),
+  reason: z.string().optional(),
+  by: z.enum(["client", "timeout"]),
+});
 export const ErrorData = WireError;
 
 /** The data schema of each event type. */
@@ -51,8 +76,8 @@ export const EventDataByType = {
   "tool.result": ToolResultData,
   message: MessageData,
   usage: UsageData,
-  "approval.requested": JsonObject,
-  "approval.decided": JsonObject,
+  "approval.requested": ApprovalRequestedData,
+  "approval.decided": ApprovalDecidedData,
   error: ErrorData,
 } as const satisfies Record<EventType, z.ZodType>;
 

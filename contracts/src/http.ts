@@ -1,8 +1,8 @@
 // HTTP API v1 bodies and responses (DESIGN §7, contract).
 import { z } from "zod";
-import { AgentDef, Executor } from "./agent.ts";
+import { AgentDef, Executor, TaskLimits } from "./agent.ts";
 import { JsonObject, Slug } from "./common.ts";
-import { TaskInput, TaskStatus, TaskView } from "./task.ts";
+import { CallAnswer, TaskInput, TaskStatus, TaskView } from "./task.ts";
 
 export const SubmitTaskBody = z
   .object({
@@ -10,6 +10,8 @@ export const SubmitTaskBody = z
     input: TaskInput,
     executor: Executor.optional(),
     metadata: JsonObject.optional(),
+    /** Lowers the agent's limits for this task; raising one is a 400 naming the field. */
+    limits: TaskLimits.optional(),
   })
   .strict();
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
@@ -41,6 +43,46 @@ export type ListTasksResponse = z.infer<typeof ListTasksResponse>;
 export const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
 
 export const CancelResponse = z.object({ id: z.string(), status: TaskStatus, cancel_requested: z.boolean() });
+
+/** `POST /v1/tasks/:id/approvals`. */
+export const ApprovalBody = z
+  .object({
+    call_id: z.string().min(1).max(128),
+    decision: z.enum(["approve", "reject"]),
+    reason: z.string().max(4000).optional(),
+  })
+  .strict();
+export type ApprovalBody = z.infer<typeof ApprovalBody>;
+
+/** `POST /v1/tasks/:id/tool-results`: exactly one of `result` (any JSON) and `error`. */
+export const ToolResultBody = z
+  .object({
+    call_id: z.string().min(1).max(128),
+    result: z.unknown().optional(),
+    error: z
+      .union([z.string().min(1).max(10_000), z.object({ message: z.string().min(1).max(10_000), code: z.string().max(128).optional() }).strict()])
+      .optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const hasResult = Object.hasOwn(b, "result") && b.result !== undefined;
+    if (hasResult === (b.error !== undefined)) ctx.addIssue({ code: "custom", path: ["result"], message: "give exactly one of result and error" });
+  });
+export type ToolResultBody = z.infer<typeof ToolResultBody>;
+
+/** The answer to an accepted approval or tool result. */
+export const AnswerResponse = z.object({
+  id: z.string(),
+  call_id: z.string(),
+  /** `recorded`: the kernel applied it; `pending`: durable, but no kernel confirmed it in time. */
+  outcome: z.enum(["recorded", "pending"]),
+  /** The task's status now (`queued` when this answer resumed it). */
+  status: TaskStatus,
+  /** Calls of the round still waiting for an answer. */
+  waiting: z.array(z.string()),
+  answer: CallAnswer.optional(),
+});
+export type AnswerResponse = z.infer<typeof AnswerResponse>;
 
 export const AgentList = z.object({ items: z.array(AgentDef) });
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AgentDef, Executor, RunPlan } from "./agent.ts";
 import { HttpError } from "./errors.ts";
 import { StoredEvent, TaskEvent } from "./events.ts";
-import { ListTasksResponse, RunnerNode, SubmitTaskBody, SubmitTaskResponse } from "./http.ts";
+import { AnswerResponse, ApprovalBody, ListTasksResponse, RunnerNode, SubmitTaskBody, SubmitTaskResponse, ToolResultBody } from "./http.ts";
 import { SUBJECT_CATALOG } from "./subjects.ts";
 import { TaskRecord, TaskView } from "./task.ts";
 
@@ -19,6 +19,9 @@ const NAMED: Record<string, z.ZodType> = {
   SubmitTaskResponse,
   ListTasksResponse,
   RunnerNode,
+  ApprovalBody,
+  ToolResultBody,
+  AnswerResponse,
   HttpError,
 };
 

@@ -1,10 +1,10 @@
 // Payloads of every NATS subject: commands to the kernel, work items, claims, control, and
 // the spawner's request/reply calls. Every message carries `v: 1`.
 import { z } from "zod";
-import { AgentDef, Executor, RunPlan } from "./agent.ts";
+import { AgentDef, Executor, RunPlan, TaskLimits } from "./agent.ts";
 import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
 import { WireError } from "./errors.ts";
-import { Checkpoint, TaskInput, TaskResult, TaskStatus, Usage } from "./task.ts";
+import { CallAnswer, Checkpoint, PendingRound, TaskInput, TaskResult, TaskStatus, Usage } from "./task.ts";
 
 const V1 = z.literal(1);
 
@@ -18,6 +18,8 @@ export const SubmitTask = z.object({
   input: TaskInput,
   executor: Executor.optional(),
   metadata: JsonObject.default({}),
+  /** The task's own limits; they lower the agent's (the gateway refuses raising ones). */
+  limits: TaskLimits.optional(),
   idempotency_key: z.string().max(256).nullable().default(null),
   submitted_at: Timestamp,
   /** Core NATS subject the kernel answers on (SubmitAccepted) once the task record exists. */
@@ -31,6 +33,42 @@ export type SubmitAccepted = z.infer<typeof SubmitAccepted>;
 
 export const CancelTask = z.object({ v: V1, task_id: TaskId, reason: z.string().max(1000).optional() });
 export type CancelTask = z.infer<typeof CancelTask>;
+
+/** A client's answer to a waiting tool call: an approval decision, or an external tool's result or error. */
+export const AnswerCall = z.object({
+  v: V1,
+  task_id: TaskId,
+  /** Unique per HTTP request; a redelivered command with the same id is recognised as ours. */
+  answer_id: z.string().min(1).max(64),
+  call_id: z.string().min(1).max(128),
+  answer: z.discriminatedUnion("type", [
+    z.object({ type: z.literal("approval"), decision: z.enum(["approve", "reject"]), reason: z.string().max(4000).optional() }),
+    z.object({ type: z.literal("tool_result"), result: z.unknown() }),
+    z.object({ type: z.literal("tool_error"), error: z.object({ code: z.string().max(128), message: z.string().max(10_000) }) }),
+  ]),
+  /** Core NATS subject the kernel answers on (AnswerOutcome). */
+  notify: z.string().max(256).optional(),
+});
+export type AnswerCall = z.infer<typeof AnswerCall>;
+
+/** The kernel's verdict on an answer, sent to `notify`. */
+export const AnswerOutcome = z.object({
+  v: V1,
+  answer_id: z.string(),
+  task_id: TaskId,
+  call_id: z.string(),
+  outcome: z.enum(["accepted", "already_decided", "call_not_found", "task_not_waiting", "wrong_kind", "invalid_result"]),
+  message: z.string(),
+  /** The task's status after the answer (`queued` when this answer resumed it). */
+  task_status: TaskStatus,
+  /** For already_decided: the answer that stands. */
+  standing: CallAnswer.optional(),
+  /** For invalid_result: `{path, message}` per mismatch with the tool's `returns` schema. */
+  details: z.unknown().optional(),
+  /** Calls of the parked round still waiting after this answer. */
+  waiting: z.array(z.string()).default([]),
+});
+export type AnswerOutcome = z.infer<typeof AnswerOutcome>;
 
 const RunRef = { v: V1, task_id: TaskId, run_id: z.string().min(1).max(64), attempt: z.number().int().min(1) };
 
@@ -56,6 +94,37 @@ export type DispatchDue = z.infer<typeof DispatchDue>;
 export const WorkItem = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), kind: Slug });
 export type WorkItem = z.infer<typeof WorkItem>;
 
+// ---- sy.kernel.round (request/reply): the kernel's check after every model round ----
+
+export const ToolCallRequest = z.object({ call_id: z.string().min(1).max(128), tool: z.string().min(1).max(128), args: JsonObject });
+export type ToolCallRequest = z.infer<typeof ToolCallRequest>;
+
+/**
+ * After each model round, before any tool runs, a runner reports the round (usage so far and
+ * the tool calls the model asked for) and waits for the kernel's verdict. With tool calls it
+ * carries the checkpoint to park at: the conversation including this round's assistant message.
+ */
+export const RoundReport = z.object({
+  ...RunRef,
+  round: z.number().int().min(1),
+  usage: Usage,
+  calls: z.array(ToolCallRequest).max(256),
+  checkpoint: Checkpoint.nullable(),
+});
+export type RoundReport = z.infer<typeof RoundReport>;
+
+/**
+ * `proceed`: run the calls (or finish when there are none). `park`: the task now waits for
+ * answers (`input_required`); end the attempt without reporting. `stop`: the task ended
+ * (budget exceeded, canceled) or this run is fenced; end the attempt without reporting.
+ */
+export const RoundVerdict = z.discriminatedUnion("verdict", [
+  z.object({ v: V1, verdict: z.literal("proceed") }),
+  z.object({ v: V1, verdict: z.literal("park"), waiting: z.array(z.string()) }),
+  z.object({ v: V1, verdict: z.literal("stop"), reason: z.enum(["budget_exceeded", "fenced", "terminal"]), message: z.string() }),
+]);
+export type RoundVerdict = z.infer<typeof RoundVerdict>;
+
 // ---- sy.kernel.claim (request/reply) ----
 
 export const ClaimRequest = z.object({
@@ -77,6 +146,10 @@ export const ClaimGranted = z.object({
   input: TaskInput,
   plan: RunPlan,
   checkpoint: Checkpoint.nullable(),
+  /** Token usage of every earlier attempt: usage events stay cumulative. */
+  usage: Usage,
+  /** A parked round whose calls are all answered: run them, then go on from the checkpoint. */
+  resume: PendingRound.nullable(),
 });
 export const ClaimRefused = z.object({
   v: V1,

@@ -82,13 +82,18 @@ function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
       model: "scripted",
       instructions: "",
       tools: [],
+      external_tools: [],
       executor: { type: "local" },
       runner_kind: "local",
       limits: { max_rounds: 16 },
       retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
+      approval: { policy: "never" },
     },
     checkpoint: { round: 1, messages: [{ role: "user", content: "hi" }], usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 } },
     not_before: "2025-01-01T00:00:05.000Z",
+    pending: null,
+    answered: [],
+    resumes: 0,
     ...overrides,
   };
 }
@@ -113,8 +118,9 @@ describe("toTaskView", () => {
       error: null,
       usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 },
       metadata: { k: "v" },
+      pending: null,
     });
-    for (const internal of ["plan", "checkpoint", "idempotency_key", "not_before", "runner_kind", "node_id", "v", "live"]) {
+    for (const internal of ["plan", "checkpoint", "idempotency_key", "not_before", "runner_kind", "node_id", "v", "live", "answered", "resumes"]) {
       expect(Object.hasOwn(view, internal), internal).toBe(false);
     }
   });

@@ -60,6 +60,60 @@ export type Checkpoint = z.infer<typeof Checkpoint>;
 export const TaskResult = z.object({ text: z.string() });
 export type TaskResult = z.infer<typeof TaskResult>;
 
+/** The answer a waiting tool call got: a decision (approval) or a result (external tool). */
+export const CallAnswer = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("approval"),
+    decision: z.enum(["approve", "reject"]),
+    reason: z.string().optional(),
+    /** `client` (POST /approvals) or `timeout` (the policy's timeout_ms passed). */
+    by: z.enum(["client", "timeout"]),
+    answer_id: z.string(),
+    decided_at: Timestamp,
+  }),
+  z.object({ type: z.literal("tool_result"), result: z.unknown(), answer_id: z.string(), decided_at: Timestamp }),
+  z.object({
+    type: z.literal("tool_error"),
+    error: z.object({ code: z.string(), message: z.string() }),
+    answer_id: z.string(),
+    decided_at: Timestamp,
+  }),
+]);
+export type CallAnswer = z.infer<typeof CallAnswer>;
+
+/**
+ * One tool call of a parked round. `kind`: `run` (needs nothing, runs on resume), `approval`
+ * (waits for a decision), `external` (waits for the client's result).
+ */
+export const PendingCall = z.object({
+  call_id: z.string(),
+  tool: z.string(),
+  args: JsonObject,
+  kind: z.enum(["run", "approval", "external"]),
+  /** Why an approval is needed (the policy's words). */
+  reason: z.string().optional(),
+  /** When an unanswered approval times out (the policy's timeout_ms), or null. */
+  expires_at: Timestamp.nullable().default(null),
+  answer: CallAnswer.nullable().default(null),
+});
+export type PendingCall = z.infer<typeof PendingCall>;
+
+/** A round whose tool calls wait for answers: the task is `input_required` until all are in. */
+export const PendingRound = z.object({
+  round: z.number().int().min(1),
+  /** The run and attempt that parked it. */
+  run_id: z.string(),
+  attempt: z.number().int().min(1),
+  parked_at: Timestamp,
+  calls: z.array(PendingCall),
+});
+export type PendingRound = z.infer<typeof PendingRound>;
+
+/** Calls still waiting for an answer. */
+export function unanswered(p: PendingRound | null): PendingCall[] {
+  return p ? p.calls.filter((c) => c.kind !== "run" && c.answer === null) : [];
+}
+
 /** The task record in KV `sy_tasks` (key: task id). */
 export const TaskRecord = z.object({
   v: z.literal(1),
@@ -86,6 +140,15 @@ export const TaskRecord = z.object({
   checkpoint: Checkpoint.nullable(),
   /** While queued for a retry: when the next attempt may be dispatched. */
   not_before: Timestamp.nullable(),
+  /**
+   * The round whose tool calls wait for (or got) answers. Set when the task parks; kept while
+   * the resumed attempt runs those calls, until its checkpoint passes the round.
+   */
+  pending: PendingRound.nullable().default(null),
+  /** Answered calls of earlier parked rounds (the last 100), so a late answer gets 409 with the decision that stands. */
+  answered: z.array(PendingCall).default([]),
+  /** Attempts started by resuming a parked task; they do not count against retry.max_attempts. */
+  resumes: z.number().int().min(0).default(0),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -113,6 +176,8 @@ export const ActiveTask = z.object({
   /** When the task entered its current status. */
   since: Timestamp,
   deadline_at: Timestamp.nullable(),
+  /** While parked: when the first unanswered approval times out. */
+  wait_until: Timestamp.nullable().default(null),
 });
 export type ActiveTask = z.infer<typeof ActiveTask>;
 
@@ -138,6 +203,7 @@ export const TaskView = TaskRecord.pick({
   error: true,
   usage: true,
   metadata: true,
+  pending: true,
 }).extend({
   live: TaskLive.optional(),
   queue: QueueInfo.optional(),
@@ -162,6 +228,7 @@ export function toTaskView(task: TaskRecord, live?: TaskLive, queue?: QueueInfo)
     error: task.error,
     usage: task.usage,
     metadata: task.metadata,
+    pending: task.pending,
     ...(live ? { live } : {}),
     ...(queue ? { queue } : {}),
   };

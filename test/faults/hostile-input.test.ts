@@ -285,6 +285,78 @@ function httpCases(): HttpCase[] {
     { name: "cancel with deep nesting", method: "POST", path: `${T}/${id}/cancel`, body: deep(5000), status: 400, names: "nests deeper" },
     { name: "cancel with __proto__", method: "POST", path: `${T}/${id}/cancel`, body: '{"__proto__":{"reason":"x"}}', status: 400, names: "__proto__" },
     { name: "cancel a finished task", method: "POST", path: `${T}/${id}/cancel`, status: 409 },
+    // POST /v1/tasks/:id/approvals and /tool-results
+    { name: "approve with text/plain", method: "POST", path: `${T}/${id}/approvals`, body: "yes", headers: { "content-type": "text/plain" }, status: 415 },
+    { name: "approve without a body", method: "POST", path: `${T}/${id}/approvals`, status: 400, names: "approval" },
+    {
+      name: "approve with __proto__",
+      method: "POST",
+      path: `${T}/${id}/approvals`,
+      body: '{"__proto__":{"decision":"approve"}}',
+      status: 400,
+      names: "__proto__",
+    },
+    {
+      name: "approve with decision maybe",
+      method: "POST",
+      path: `${T}/${id}/approvals`,
+      body: { call_id: "c", decision: "maybe" },
+      status: 400,
+      names: "decision",
+    },
+    { name: "approve without call_id", method: "POST", path: `${T}/${id}/approvals`, body: { decision: "approve" }, status: 400, names: "call_id" },
+    {
+      name: "approve with a call_id of 500 characters",
+      method: "POST",
+      path: `${T}/${id}/approvals`,
+      body: { call_id: "c".repeat(500), decision: "approve" },
+      status: 400,
+      names: "call_id",
+    },
+    {
+      name: "approve with an extra field",
+      method: "POST",
+      path: `${T}/${id}/approvals`,
+      body: { call_id: "c", decision: "approve", sudo: 1 },
+      status: 400,
+      names: "sudo",
+    },
+    { name: "approve a bad id", method: "POST", path: `${T}/%00/approvals`, body: { call_id: "c", decision: "approve" }, status: 400, names: "task id" },
+    { name: "approve an unknown task", method: "POST", path: `${T}/${UNKNOWN_TASK}/approvals`, body: { call_id: "c", decision: "approve" }, status: 404 },
+    { name: "approve a finished task", method: "POST", path: `${T}/${id}/approvals`, body: { call_id: "c", decision: "approve" }, status: 409 },
+    {
+      name: "tool result with neither result nor error",
+      method: "POST",
+      path: `${T}/${id}/tool-results`,
+      body: { call_id: "c" },
+      status: 400,
+      names: "result",
+    },
+    {
+      name: "tool result with both result and error",
+      method: "POST",
+      path: `${T}/${id}/tool-results`,
+      body: { call_id: "c", result: 1, error: "x" },
+      status: 400,
+      names: "result",
+    },
+    {
+      name: "tool result with deep nesting",
+      method: "POST",
+      path: `${T}/${id}/tool-results`,
+      body: `{"call_id":"c","result":${deep(5000)}}`,
+      status: 400,
+      names: "nests deeper",
+    },
+    {
+      name: "tool result error of a wrong type",
+      method: "POST",
+      path: `${T}/${id}/tool-results`,
+      body: { call_id: "c", error: 42 },
+      status: 400,
+      names: "error",
+    },
+    { name: "tool result for a finished task", method: "POST", path: `${T}/${id}/tool-results`, body: { call_id: "c", result: null }, status: 409 },
     // Agents
     { name: "PUT agent with capitals", method: "PUT", path: `${A}/Bad`, body: scripted, status: 400, names: "agent name" },
     { name: "PUT agent emoji name", method: "PUT", path: `${A}/%F0%9F%98%80`, body: scripted, status: 400, names: "agent name" },
@@ -631,6 +703,7 @@ function hasPrototypeKey(root: unknown): boolean {
 const CMD_SUBJECTS = [
   "sy.cmd.submit",
   "sy.cmd.cancel",
+  "sy.cmd.answer",
   "sy.cmd.run.checkpoint",
   "sy.cmd.run.finished",
   "sy.cmd.run.failed",
@@ -728,6 +801,16 @@ describe("NATS", () => {
       ),
     );
     for (const c of claims) expect(c?.granted ?? false).toBe(false);
+    // Nor a malformed round report: no verdict that would let a run go on.
+    const rounds = await Promise.all(
+      payloads.map(([, data]) =>
+        nc.request("sy.kernel.round", data, { timeout: 1000 }).then(
+          (m) => decode(m.data) as { verdict?: string },
+          () => null,
+        ),
+      ),
+    );
+    for (const r of rounds) expect(r?.verdict ?? null).toBeNull();
     // Core publishes to control subjects: a task that does not run, and one that does not exist.
     for (const [, data] of payloads) {
       nc.publish(`sy.ctl.task.${doneTask.id}`, data);
@@ -735,7 +818,7 @@ describe("NATS", () => {
     }
     await nc.flush();
     console.log(
-      `[hostile] nats requests: ${payloads.length} payloads × ${SPAWNER_SUBJECTS.length} spawner subjects → bad_request; ${claims.filter((c) => c === null).length}/${payloads.length} malformed claims unanswered, 0 granted`,
+      `[hostile] nats requests: ${payloads.length} payloads × ${SPAWNER_SUBJECTS.length} spawner subjects → bad_request; ${claims.filter((c) => c === null).length}/${payloads.length} malformed claims unanswered, 0 granted; ${rounds.filter((r) => r === null).length}/${payloads.length} malformed round reports unanswered`,
     );
   });
 
@@ -757,6 +840,12 @@ describe("NATS", () => {
       result: { text: "FORGED" },
       usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
     };
+    // A schema-valid round report from a forged run: the kernel fences it instead of deciding.
+    const forgedRound = { v: 1, task_id: id, run_id: "forged-run", attempt: running.attempt, round: 1, usage: forged.usage, calls: [], checkpoint: null };
+    const verdict = JSON.parse(
+      new TextDecoder().decode((await nc.request("sy.kernel.round", enc.encode(JSON.stringify(forgedRound)), { timeout: 5000 })).data),
+    );
+    expect(verdict).toMatchObject({ verdict: "stop", reason: "fenced" });
     await js.publish("sy.cmd.run.finished", enc.encode(JSON.stringify(forged)));
     await js.publish(
       "sy.cmd.run.failed",
@@ -777,7 +866,9 @@ describe("NATS", () => {
     expect(task.result).toEqual({ text: "genuine work" });
     expect(task.run_id).toBe(running.run_id);
     expect(task.attempt).toBe(running.attempt);
-    console.log("[hostile] forged run.finished/run.failed (wrong run_id) fenced; garbage and foreign aborts on sy.ctl ignored; task completed genuinely");
+    console.log(
+      "[hostile] forged round report, run.finished and run.failed (wrong run_id) fenced; garbage and foreign aborts on sy.ctl ignored; task completed genuinely",
+    );
   });
 
   it("counts what it dropped in each service's /metrics and leaves the fleet intact", async () => {

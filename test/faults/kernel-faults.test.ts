@@ -1,5 +1,6 @@
 // Kernel faults over real processes: a delayed retry that outlives its kernel, a kernel replica
-// killed under load, deadlines, and tasks of a kind no node serves. Checked through SSE, HTTP
+// killed under load, deadlines, tasks of a kind no node serves, and a round check that finds
+// no kernel. Checked through SSE, HTTP
 // and Redis, as a client would see them.
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -18,8 +19,10 @@ import {
   followResilient,
   getTask,
   isStatus,
+  ownerNode,
   putAgents,
   report,
+  runnerByLabel,
   secs,
   sleep,
   statusOf,
@@ -166,20 +169,22 @@ describe("kernel replicas", () => {
 });
 
 describe("deadlines and orphan kinds", () => {
-  it("fails a task that passes its deadline with deadline_exceeded", async () => {
+  it("fails a task that passes its deadline with budget_exceeded (budget: deadline)", async () => {
     const t0 = Date.now();
     const id = await submit(G, "fault-deadline", "late");
     const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 20_000);
     const seen = describeEvents(events);
     expect(terminalEvents(events).map(statusOf), seen).toEqual(["failed"]);
-    expect(events.at(-1)!.data.data.error, seen).toMatchObject({ code: "deadline_exceeded" });
+    expect(events.at(-1)!.data.data.error, seen).toMatchObject({ code: "budget_exceeded", details: { budget: "deadline", limit: 1500 } });
     expect(
       events.some((e) => e.type === "tool.result"),
       `the 5 s tool must not finish; saw ${seen}`,
     ).toBe(false);
     const task = await getTask(G, id);
-    expect(task).toMatchObject({ status: "failed", error: { code: "deadline_exceeded" } });
-    report(`deadline_ms=1500 with a 5 s tool → failed deadline_exceeded ${secs(events.at(-1)!.receivedAt - t0)} after submit; stream ended 'status failed'`);
+    expect(task).toMatchObject({ status: "failed", error: { code: "budget_exceeded" } });
+    report(
+      `deadline_ms=1500 with a 5 s tool → failed budget_exceeded (deadline) ${secs(events.at(-1)!.receivedAt - t0)} after submit; stream ended 'status failed'`,
+    );
   });
 
   it("keeps a task for a kind no node serves queued, says so, and runs it when such a node appears", async () => {
@@ -262,5 +267,38 @@ describe("deadlines and orphan kinds", () => {
     const again = await readStream(eventsUrl(G, id));
     expect(again.map((e) => e.id)).toEqual(events.map((e) => e.id));
     report(`QUEUE_TIMEOUT_MS=1500, task for kind 'nowhere' → failed no_runner ${secs(events.at(-1)!.receivedAt - t0)} after submit`);
+  });
+});
+
+describe("round checks (sy.kernel.round)", () => {
+  it("keeps a run whose round check finds no kernel: the runner asks again and the task completes on attempt 1", async () => {
+    await putAgents(G, {
+      "fault-round-wait": {
+        model: "scripted",
+        tools: ["echo"],
+        // A 1.5 s model round: time to stop every kernel before the round is reported.
+        script: [{ sleep_ms: 1500, text: "thought about it", tool: { name: "echo", args: { q: "{{input}}" } } }, { text: "done {{input}}" }],
+      },
+    });
+    const id = await submit(G, "fault-round-wait", "r");
+    const stream = openStream(eventsUrl(G, id));
+    await stream.waitFor((e) => e.type === "step.start" && e.data.data.round === 1, 15_000);
+    const runner = runnerByLabel(fleet, await ownerNode(G, id));
+    const t0 = Date.now();
+    await Promise.all(liveKernels().map((k) => k.stop()));
+    const downAt = Date.now();
+    // Proof that the runner really asked while no kernel ran.
+    await runner.waitForLog((l) => l.msg === "round check got no answer; retrying" && l.task_id === id, 15_000);
+    const k = await startKernel("kernel-r");
+    const upAt = Date.now();
+    const events = await untilTerminal(G, id, stream, 30_000);
+    const seen = describeEvents(events);
+    expect(statusTrail(events), seen).toEqual(["queued#1", "running#1", "completed#1"]);
+    expect(events.find((e) => e.type === "tool.result")?.data.data.result, seen).toEqual({ q: "r" });
+    expect(k.isRunning()).toBe(true);
+    report(
+      `every kernel stopped mid-round (down ${secs(upAt - downAt)}, new kernel ready ${secs(upAt - t0)} after the stop began) → the runner's round check retried; ` +
+        `completed on attempt 1 ${secs(events.at(-1)!.receivedAt - upAt)} after the new kernel was up`,
+    );
   });
 });

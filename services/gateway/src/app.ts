@@ -9,6 +9,7 @@ import { type GatewayContext, tenantResolver } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
 import { agentRoutes } from "./routes/agents.ts";
+import { answerRoutes } from "./routes/answers.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts";
@@ -79,6 +80,7 @@ export function buildApp(ctx: GatewayContext & { jsm: JetStreamManager; metrics?
 
   healthRoutes(app, ctx);
   taskRoutes(app, ctx, tenantOf);
+  answerRoutes(app, ctx, tenantOf);
   eventRoutes(app, ctx, tenantOf);
   agentRoutes(app, ctx);
   runnerRoutes(app, ctx);

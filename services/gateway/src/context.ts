@@ -5,7 +5,7 @@ import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switch
 import type { FastifyRequest } from "fastify";
 import type { GatewayEnv } from "./env.ts";
 import { HttpProblem } from "./http-errors.ts";
-import type { SubmitWaiter } from "./submit-waiter.ts";
+import type { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
 export interface GatewayContext {
   nc: NatsConnection;
@@ -17,6 +17,7 @@ export interface GatewayContext {
   env: GatewayEnv;
   log: Logger;
   submitWaiter: SubmitWaiter;
+  answerWaiter: AnswerWaiter;
 }
 
 /** Resolves the caller's tenant: from the bearer token when API_KEYS is set. */

@@ -3,13 +3,14 @@
 import { connectNats, connectRedis, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
 import { GatewayEnv } from "./env.ts";
-import { SubmitWaiter } from "./submit-waiter.ts";
+import { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
 await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "gateway", log);
   const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
   const submitWaiter = new SubmitWaiter(nc, log);
+  const answerWaiter = new AnswerWaiter(nc, log);
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
   const metrics = createMetrics("gateway");
   const app = buildApp({
@@ -23,6 +24,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     env,
     log,
     submitWaiter,
+    answerWaiter,
     metrics,
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
@@ -32,6 +34,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     stop: async () => {
       await app.close();
       submitWaiter.close();
+      answerWaiter.close();
       await nc.drain();
       redis.disconnect();
     },

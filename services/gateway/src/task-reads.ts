@@ -20,7 +20,8 @@ export async function loadTask(ctx: GatewayContext, rawId: string, tenant: strin
 }
 
 export async function readLive(ctx: GatewayContext, task: TaskRecord): Promise<TaskLive | undefined> {
-  if (isTerminal(task.status) || task.status === "queued") return undefined;
+  // Queued and parked tasks have no run on any node: the cache of the last run would mislead.
+  if (isTerminal(task.status) || task.status === "queued" || task.status === "input_required") return undefined;
   let h: Record<string, string>;
   try {
     h = await ctx.redis.hgetall(redisKeys.run(task.id));

@@ -2,7 +2,19 @@
 // replicas. Each message is validated, routed by subject and acked only once handled; a
 // malformed one is terminated with a log line and counted, so it can never wedge the queue.
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { CancelTask, CONSUMERS, DispatchDue, RunCheckpointed, RunFailed, RunFinished, RunReleased, STREAMS, SubmitTask, subjects } from "@switchyard/contracts";
+import {
+  AnswerCall,
+  CancelTask,
+  CONSUMERS,
+  DispatchDue,
+  RunCheckpointed,
+  RunFailed,
+  RunFinished,
+  RunReleased,
+  STREAMS,
+  SubmitTask,
+  subjects,
+} from "@switchyard/contracts";
 import { decodeJson, type JetStreamClient, type Logger, type ServiceMetrics } from "@switchyard/runtime";
 import type { z } from "zod";
 import type { Kernel, Outcome } from "./kernel.ts";
@@ -14,6 +26,7 @@ export function commandRoutes(kernel: Kernel): Record<string, Route> {
   return {
     [subjects.submit]: { schema: SubmitTask, handle: (c: SubmitTask) => kernel.submit(c) },
     [subjects.cancel]: { schema: CancelTask, handle: (c: CancelTask) => kernel.cancel(c) },
+    [subjects.answer]: { schema: AnswerCall, handle: (c: AnswerCall) => kernel.answer(c) },
     [subjects.runCheckpoint]: { schema: RunCheckpointed, handle: (c: RunCheckpointed) => kernel.checkpoint(c) },
     [subjects.runFinished]: { schema: RunFinished, handle: (c: RunFinished) => kernel.finished(c) },
     [subjects.runFailed]: { schema: RunFailed, handle: (c: RunFailed) => kernel.failed(c) },

@@ -1,6 +1,7 @@
 // kernel: the only writer of task state. Consumes commands (SY_CMD), grants claims
-// (sy.kernel.claim), fences run reports, decides retries, dispatches work and cancels.
-import { ClaimRequest, QUEUE_GROUPS, subjects } from "@switchyard/contracts";
+// (sy.kernel.claim), checks every model round (sy.kernel.round: budgets, approvals, external
+// tools), fences run reports, decides retries, parks and resumes, dispatches work and cancels.
+import { ClaimRequest, QUEUE_GROUPS, RoundReport, subjects } from "@switchyard/contracts";
 import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveJson, serveMetrics } from "@switchyard/runtime";
 import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
 import { KernelEnv } from "./env.ts";
@@ -39,6 +40,17 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     onError: () => undefined,
     metrics,
   });
+  const rounds = serveJson(nc, {
+    subject: subjects.round,
+    queue: QUEUE_GROUPS.kernel,
+    schema: RoundReport,
+    log,
+    handle: (req) => lock.run(req.task_id, () => kernel.round(req)),
+    onInvalid: () => undefined,
+    // No reply: the runner asks again (its retry covers a kernel that is busy or restarting).
+    onError: () => undefined,
+    metrics,
+  });
   const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log, metrics });
   const reaper = new Reaper(
     { active: topo.active, redis, kernel, log },
@@ -52,6 +64,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     stop: async () => {
       reaper.stop();
       claims.unsubscribe();
+      rounds.unsubscribe();
       await commands.stop();
       log.info({ commands: commands.stats, reaper: reaper.stats, fenced_reports: kernel.fencedReports, cas_conflicts: store.conflicts }, "kernel stats");
       metricsServer?.server.close();

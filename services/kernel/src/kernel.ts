@@ -1,16 +1,27 @@
-// The kernel's decisions: task creation, claims, fenced run reports, retries and cancel.
+// The kernel's decisions: task creation, claims, fenced run reports, retries, cancel, and
+// (issue 6) the check after every model round: budgets, approval policies, external tools,
+// parking a task that waits for answers and resuming it when they are in.
 // Every handler changes the record with compare-and-set, then runs `reconcile`, whose
 // effects (status events, dispatch, abort) are idempotent and derived from the record
 // alone, so a command redelivered after a crash repeats them safely.
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   type ActiveTask,
+  type AnswerCall,
+  type AnswerOutcome,
+  type CallAnswer,
   type CancelTask,
   type ClaimReply,
   type ClaimRequest,
   type DispatchDue,
+  type EventType,
+  effectiveLimits,
   idempotencyRecordKey,
   isTerminal,
+  type PendingCall,
+  type PendingRound,
+  type RoundReport,
+  type RoundVerdict,
   type RunCheckpointed,
   type RunFailed,
   type RunFinished,
@@ -24,14 +35,21 @@ import {
   type TaskControl,
   type TaskRecord,
   type TaskStatus,
+  unanswered,
   type WireError,
   type WorkItem,
   ZERO_USAGE,
 } from "@switchyard/contracts";
 import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson } from "@switchyard/runtime";
+import { approvalNeed } from "./approval.ts";
+import { budgetExceeded } from "./budgets.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
+import { resultMismatches } from "./tool-results.ts";
+
+/** Answered calls kept in a record for late answers (409 with the decision that stands). */
+const ANSWERED_KEPT = 100;
 
 /** What to do with the command message: done, or try again after a delay. */
 /**
@@ -59,6 +77,24 @@ type RunReport = { task_id: string; run_id: string; attempt: number };
 export function deadlineOf(t: TaskRecord): string | null {
   const ms = t.plan?.limits.deadline_ms;
   return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
+}
+
+/** Attempts that failed (resumes of a parked task are attempts too, but not failures). */
+const failuresSoFar = (t: TaskRecord): number => t.attempt - t.resumes;
+
+/** Moves the parked round's calls to `answered` once a checkpoint (or the end) has passed it. */
+function settlePending(t: TaskRecord, completedRound: number | null): Pick<TaskRecord, "pending" | "answered"> {
+  if (!t.pending || (completedRound !== null && completedRound < t.pending.round)) return { pending: t.pending, answered: t.answered };
+  return { pending: null, answered: [...t.answered, ...t.pending.calls.filter((c) => c.kind !== "run")].slice(-ANSWERED_KEPT) };
+}
+
+/** When the first unanswered approval of a parked round times out, or null. */
+function firstExpiry(p: PendingRound | null): string | null {
+  const times = unanswered(p)
+    .map((c) => c.expires_at)
+    .filter((x): x is string => x !== null)
+    .sort();
+  return times[0] ?? null;
 }
 
 export class Kernel {
@@ -93,6 +129,8 @@ export class Kernel {
     let error: WireError | null = null;
     try {
       plan = await this.#compilePlan(cmd);
+      // The gateway refused limits above the agent's; lowering is all a task can do.
+      plan = { ...plan, limits: effectiveLimits(plan.limits, cmd.limits) };
     } catch (err) {
       if (err instanceof SwitchyardError && (err.code === "agent_not_found" || err.code === "invalid_agent")) error = err.toWire();
       else return { ack: false, retryInMs: this.#d.commandRetryMs, reason: `spawner: ${(err as Error).message}` };
@@ -123,6 +161,9 @@ export class Kernel {
       plan,
       checkpoint: null,
       not_before: null,
+      pending: null,
+      answered: [],
+      resumes: 0,
     };
     if (!(await store.create(task))) {
       const raced = await store.get(task.id);
@@ -188,6 +229,8 @@ export class Kernel {
     const t = res.after;
     if (!res.changed) {
       if (isTerminal(t.status)) return refuse("terminal", `task is ${t.status}`);
+      // Heals the index of a grant whose kernel died before indexing it (the reaper reads it).
+      await this.#index(t);
       if (t.attempt !== req.attempt) return refuse("stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
       // A claim whose reply was lost: the same node asking again for the same attempt gets the same run.
       if (t.status !== "running" || t.node_id !== req.node_id) return refuse("already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
@@ -205,23 +248,31 @@ export class Kernel {
       input: t.input,
       plan: t.plan,
       checkpoint: t.checkpoint,
+      usage: t.usage,
+      // A parked round whose answers are all in: the run executes its calls first.
+      resume: t.pending && unanswered(t.pending).length === 0 && (t.checkpoint?.round ?? 0) < t.pending.round ? t.pending : null,
     };
   }
 
   // ---- run reports (fenced by run_id) ----
 
   async checkpoint(cmd: RunCheckpointed): Promise<Outcome> {
-    await this.#applyReport("checkpoint", cmd, (t) => ({
+    const t = await this.#applyReport("checkpoint", cmd, (t) => ({
       ...t,
       checkpoint: cmd.checkpoint,
       usage: cmd.checkpoint.usage,
+      ...settlePending(t, cmd.checkpoint.round),
       updated_at: new Date().toISOString(),
     }));
+    // A checkpoint the record cannot hold ends the task (task_too_large): announce it and stop the run.
+    if (t && t.status !== "running") await this.reconcile(t);
     return ACK;
   }
 
   async finished(cmd: RunFinished): Promise<Outcome> {
-    const t = await this.#applyReport("finished", cmd, (t) => transition(t, "completed", { result: cmd.result, usage: cmd.usage, error: null }));
+    const t = await this.#applyReport("finished", cmd, (t) =>
+      transition(t, "completed", { result: cmd.result, usage: cmd.usage, error: null, ...settlePending(t, null) }),
+    );
     if (t) await this.reconcile(t, { runEnded: true });
     return ACK;
   }
@@ -229,8 +280,8 @@ export class Kernel {
   async failed(cmd: RunFailed): Promise<Outcome> {
     const t = await this.#applyReport("failed", cmd, (t) => {
       const policy = t.plan?.retry;
-      if (policy && shouldRetry(cmd.error, t.attempt, policy)) {
-        const delay = backoffMs(policy, t.attempt);
+      if (policy && shouldRetry(cmd.error, failuresSoFar(t), policy)) {
+        const delay = backoffMs(policy, failuresSoFar(t));
         return transition(t, "queued", { attempt: t.attempt + 1, error: cmd.error, usage: cmd.usage, not_before: new Date(Date.now() + delay).toISOString() });
       }
       return transition(t, "failed", { error: cmd.error, usage: cmd.usage });
@@ -251,6 +302,250 @@ export class Kernel {
     return ACK;
   }
 
+  // ---- the check after every model round (sy.kernel.round, request/reply) ----
+
+  /**
+   * A run finished a model round. Budgets first (over budget: the task fails with
+   * budget_exceeded); then each tool call is classified: external tools and calls the approval
+   * policy holds make the task park (`input_required`, checkpoint written, the run ends and its
+   * slot is free); otherwise the run proceeds. Fenced like every report: only the current run
+   * gets `proceed`. A repeat of a round that already parked the task gets `park` again.
+   */
+  async round(req: RoundReport): Promise<RoundVerdict> {
+    const now = new Date().toISOString();
+    let verdict = { v: 1, verdict: "proceed" } as RoundVerdict;
+    const res = await this.#d.store.mutate(req.task_id, (t) => {
+      verdict = { v: 1, verdict: "proceed" };
+      if (t.run_id !== req.run_id || t.attempt !== req.attempt) {
+        verdict = { v: 1, verdict: "stop", reason: "fenced", message: `run ${req.run_id} is not the task's current run` };
+        return null;
+      }
+      if (t.status === "input_required" && t.pending?.run_id === req.run_id && t.pending.round === req.round) {
+        verdict = { v: 1, verdict: "park", waiting: unanswered(t.pending).map((c) => c.call_id) };
+        return null;
+      }
+      if (t.status !== "running") {
+        verdict = { v: 1, verdict: "stop", reason: isTerminal(t.status) ? "terminal" : "fenced", message: `task is ${t.status}` };
+        return null;
+      }
+      const over = budgetExceeded(t, req, Date.now());
+      if (over) {
+        verdict = { v: 1, verdict: "stop", reason: "budget_exceeded", message: over.message };
+        return transition(t, "failed", { error: over, usage: req.usage, ...settlePending(t, null) });
+      }
+      if (req.calls.length === 0 || !t.plan) return null;
+      const plan = t.plan;
+      const calls: PendingCall[] = req.calls.map((c) => this.#classifyCall(plan, c, now));
+      const waiting = calls.filter((c) => c.kind !== "run");
+      if (waiting.length === 0) return null;
+      verdict = { v: 1, verdict: "park", waiting: waiting.map((c) => c.call_id) };
+      const pending: PendingRound = { round: req.round, run_id: req.run_id, attempt: req.attempt, parked_at: now, calls };
+      return transition(t, "input_required", { pending, checkpoint: req.checkpoint ?? t.checkpoint, usage: req.usage, node_id: null });
+    });
+    if (!res) return { v: 1, verdict: "stop", reason: "fenced", message: "no such task" };
+    const t = res.after;
+    verdict = verdict as RoundVerdict;
+    if (verdict.verdict === "park") {
+      if (res.changed) this.#d.log.info({ task_id: t.id, run_id: req.run_id, waiting: verdict.waiting }, "task parked: waiting for answers");
+      // Also on a repeat: the first reply may have been lost before the events went out.
+      await this.reconcile(t);
+      await this.#publishApprovalRequests(t);
+    } else if (res.changed) {
+      this.#d.log.info({ task_id: t.id, error: t.error }, "budget exceeded");
+      await this.reconcile(t);
+    }
+    return verdict;
+  }
+
+  #classifyCall(plan: RunPlan, call: { call_id: string; tool: string; args: Record<string, unknown> }, now: string): PendingCall {
+    const base = { call_id: call.call_id, tool: call.tool, args: call.args, expires_at: null, answer: null };
+    if (plan.external_tools.some((x) => x.name === call.tool)) return { ...base, kind: "external" };
+    // A tool the agent does not have fails on the runner; there is nothing to approve.
+    if (!plan.tools.includes(call.tool)) return { ...base, kind: "run" };
+    const need = approvalNeed(plan.approval, call.tool, call.args);
+    if (!need.needed) return { ...base, kind: "run" };
+    const timeout = plan.approval.timeout_ms;
+    return { ...base, kind: "approval", reason: need.reason, expires_at: timeout ? new Date(Date.parse(now) + timeout).toISOString() : null };
+  }
+
+  // ---- answers: approvals and external tool results (sy.cmd.answer) ----
+
+  /**
+   * A client answered a waiting call. The first answer wins (compare-and-set on the record);
+   * a later one gets `already_decided` with the answer that stands; an unknown call is
+   * `call_not_found`; a task that is not waiting is `task_not_waiting`. When the last waiting
+   * call of the round is answered, the task resumes: `queued` as attempt + 1 (not counted
+   * against retry.max_attempts), dispatched to any runner of its kind.
+   */
+  async answer(cmd: AnswerCall): Promise<Outcome> {
+    const now = new Date().toISOString();
+    let outcome: Omit<AnswerOutcome, "v" | "answer_id" | "task_id" | "call_id" | "task_status" | "waiting"> = {
+      outcome: "call_not_found",
+      message: "",
+    };
+    let repeat = false;
+    const res = await this.#d.store.mutate(cmd.task_id, (t) => {
+      repeat = false;
+      const inPending = t.pending?.calls.find((c) => c.call_id === cmd.call_id);
+      const call = inPending ?? t.answered.find((c) => c.call_id === cmd.call_id);
+      if (call?.answer) {
+        if (call.answer.answer_id === cmd.answer_id) {
+          repeat = true; // this very command, redelivered: repeat its effects
+          outcome = { outcome: "accepted", message: "answer recorded" };
+        } else {
+          outcome = { outcome: "already_decided", message: `call ${cmd.call_id} was already answered; the first answer stands`, standing: call.answer };
+        }
+        return null;
+      }
+      if (t.status !== "input_required" || !t.pending) {
+        outcome = { outcome: "task_not_waiting", message: `task is ${t.status}, not waiting for an answer` };
+        return null;
+      }
+      if (!inPending) {
+        outcome = { outcome: "call_not_found", message: `task is not waiting for call '${cmd.call_id}'` };
+        return null;
+      }
+      const wanted = inPending.kind === "approval" ? "approval" : inPending.kind === "external" ? "tool_result" : null;
+      const given = cmd.answer.type === "approval" ? "approval" : "tool_result";
+      if (wanted !== given) {
+        outcome = {
+          outcome: "wrong_kind",
+          message:
+            wanted === null
+              ? `call ${cmd.call_id} needs no answer`
+              : `call ${cmd.call_id} waits for ${wanted === "approval" ? "an approval (POST /approvals)" : "a tool result (POST /tool-results)"}`,
+        };
+        return null;
+      }
+      let answer: CallAnswer;
+      if (cmd.answer.type === "approval") {
+        answer = {
+          type: "approval",
+          decision: cmd.answer.decision,
+          ...(cmd.answer.reason ? { reason: cmd.answer.reason } : {}),
+          by: "client",
+          answer_id: cmd.answer_id,
+          decided_at: now,
+        };
+      } else if (cmd.answer.type === "tool_result") {
+        const tool = t.plan?.external_tools.find((x) => x.name === inPending.tool);
+        const mismatches = tool ? resultMismatches(tool, cmd.answer.result) : [];
+        if (mismatches.length > 0) {
+          const summary = mismatches
+            .slice(0, 3)
+            .map((m) => `${m.path} ${m.message}`)
+            .join("; ");
+          outcome = { outcome: "invalid_result", message: `result does not match the returns schema of '${inPending.tool}': ${summary}`, details: mismatches };
+          return null;
+        }
+        answer = { type: "tool_result", result: cmd.answer.result, answer_id: cmd.answer_id, decided_at: now };
+      } else {
+        answer = { type: "tool_error", error: cmd.answer.error, answer_id: cmd.answer_id, decided_at: now };
+      }
+      outcome = { outcome: "accepted", message: "answer recorded" };
+      return this.#withAnswers(t, new Map([[cmd.call_id, answer]]));
+    });
+    if (!res) {
+      outcome = { outcome: "call_not_found", message: "no such task" };
+    } else if (res.changed || (repeat && (res.after.status === "input_required" || res.after.status === "queued"))) {
+      // A redelivered answer repeats its effects only while they may still be missing; once the
+      // resumed attempt runs, they evidently went out.
+      await this.#afterAnswers(res.before, res.after, [cmd.call_id]);
+    }
+    const t = res?.after;
+    this.#notifyAnswer(cmd, {
+      ...outcome,
+      task_status: t?.status ?? "queued",
+      waiting: unanswered(t?.pending ?? null).map((c) => c.call_id),
+    });
+    return ACK;
+  }
+
+  /** Records answers in the parked round; when none is left waiting, the task resumes. */
+  #withAnswers(t: TaskRecord, answers: Map<string, CallAnswer>): TaskRecord {
+    const p = t.pending as PendingRound;
+    const pending: PendingRound = { ...p, calls: p.calls.map((c) => (answers.has(c.call_id) ? { ...c, answer: answers.get(c.call_id) ?? null } : c)) };
+    if (unanswered(pending).length > 0) return { ...t, pending, updated_at: new Date().toISOString() };
+    return transition(t, "queued", { pending, attempt: t.attempt + 1, resumes: t.resumes + 1, error: null, not_before: null });
+  }
+
+  /** Events of newly answered calls (approval.decided), then the resume when it happened. */
+  async #afterAnswers(before: TaskRecord, after: TaskRecord, callIds: string[]): Promise<void> {
+    const p = after.pending;
+    if (p) {
+      for (const id of callIds) {
+        const c = p.calls.find((x) => x.call_id === id);
+        if (c?.kind === "approval" && c.answer?.type === "approval") {
+          await this.#publishTaskEvent(after, p.attempt, "approval.decided", `${after.id}:ad:${p.attempt}:${c.call_id}`, {
+            round: p.round,
+            call_id: c.call_id,
+            tool: c.tool,
+            decision: c.answer.decision,
+            ...(c.answer.reason ? { reason: c.answer.reason } : {}),
+            by: c.answer.by,
+          });
+        }
+      }
+    }
+    if (after.status !== before.status || after.status !== "input_required") {
+      if (after.status === "queued") this.#d.log.info({ task_id: after.id, attempt: after.attempt }, "task resumed: every waiting call is answered");
+      await this.reconcile(after);
+    } else {
+      await this.#index(after);
+    }
+  }
+
+  #notifyAnswer(cmd: AnswerCall, rest: Omit<AnswerOutcome, "v" | "answer_id" | "task_id" | "call_id">): void {
+    if (!cmd.notify) return;
+    const msg: AnswerOutcome = { v: 1, answer_id: cmd.answer_id, task_id: cmd.task_id, call_id: cmd.call_id, ...rest };
+    this.#d.nc.publish(cmd.notify, encodeJson(msg));
+  }
+
+  /**
+   * Approvals whose policy timeout passed (the reaper calls this for parked tasks past their
+   * `wait_until`): rejected with a reason the model sees, or, with `on_timeout: fail`, the
+   * task fails with approval_timeout. Returns whether it acted.
+   */
+  async approvalsTimedOut(taskId: string): Promise<boolean> {
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
+    let expired: PendingCall[] = [];
+    const res = await this.#d.store.mutate(taskId, (t) => {
+      expired = [];
+      if (t.status !== "input_required" || !t.pending) return null;
+      expired = unanswered(t.pending).filter((c) => c.kind === "approval" && c.expires_at !== null && Date.parse(c.expires_at) <= nowMs);
+      if (expired.length === 0) return null;
+      const timeoutMs = t.plan?.approval.timeout_ms ?? 0;
+      const answers = new Map<string, CallAnswer>(
+        expired.map((c) => [
+          c.call_id,
+          {
+            type: "approval",
+            decision: "reject",
+            reason: `no decision within ${timeoutMs} ms`,
+            by: "timeout",
+            answer_id: `timeout:${c.call_id}`,
+            decided_at: now,
+          },
+        ]),
+      );
+      const answered = this.#withAnswers(t, answers);
+      if (t.plan?.approval.on_timeout !== "fail") return answered;
+      const tools = expired.map((c) => `${c.tool} (${c.call_id})`).join(", ");
+      return transition({ ...t, pending: answered.pending }, "failed", {
+        error: { code: "approval_timeout", message: `no approval within ${timeoutMs} ms for ${tools}`, retryable: false },
+      });
+    });
+    if (!res?.changed) return false;
+    this.#d.log.info({ task_id: taskId, calls: expired.map((c) => c.call_id), status: res.after.status }, "approval timed out");
+    await this.#afterAnswers(
+      res.before,
+      res.after,
+      expired.map((c) => c.call_id),
+    );
+    return true;
+  }
+
   // ---- decisions of the reaper ----
 
   /**
@@ -266,7 +561,7 @@ export class Kernel {
         retryable: true,
       };
       const policy = t.plan?.retry;
-      return policy && shouldRetry(error, t.attempt, policy)
+      return policy && shouldRetry(error, failuresSoFar(t), policy)
         ? transition(t, "queued", { attempt: t.attempt + 1, error, not_before: null })
         : transition(t, "failed", { error });
     });
@@ -280,12 +575,19 @@ export class Kernel {
     return true;
   }
 
-  /** A task past its deadline fails with deadline_exceeded, wherever it is. */
+  /** A task past its deadline fails with budget_exceeded (`details.budget: "deadline"`), wherever it is, parked included. */
   async deadlineExceeded(taskId: string): Promise<boolean> {
     const res = await this.#d.store.mutate(taskId, (t) => {
       const deadline = deadlineOf(t);
       if (isTerminal(t.status) || deadline === null || Date.parse(deadline) > Date.now()) return null;
-      return transition(t, "failed", { error: { code: "deadline_exceeded", message: `task passed its deadline (${deadline})`, retryable: false } });
+      return transition(t, "failed", {
+        error: {
+          code: "budget_exceeded",
+          message: `task passed its deadline (${deadline}, ${t.plan?.limits.deadline_ms} ms after it was created)`,
+          retryable: false,
+          details: { budget: "deadline", limit: t.plan?.limits.deadline_ms, deadline },
+        },
+      });
     });
     if (!res?.changed) return false;
     this.#d.log.info({ task_id: taskId }, "deadline exceeded");
@@ -367,13 +669,24 @@ export class Kernel {
    */
   async reconcile(t: TaskRecord, opts: { runEnded?: boolean } = {}): Promise<void> {
     const status: TaskStatus = t.status;
-    const msgId = status === "queued" || status === "running" ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
+    // The index first: a claim has no redelivery, so a kernel that dies right after granting
+    // one must leave the reaper an index that says `running` (it then finds no lease and
+    // re-dispatches). A finished task leaves the index last, after its terminal event.
+    if (!isTerminal(status)) await this.#index(t);
+    const perAttempt = status === "queued" || status === "running" || status === "input_required";
+    const msgId = perAttempt ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
     const data: Record<string, unknown> = { status, attempt: t.attempt };
+    if (status === "input_required" && t.pending) {
+      const waiting = unanswered(t.pending);
+      data.waiting = waiting.map((c) => ({ call_id: c.call_id, tool: c.tool, kind: c.kind }));
+      data.reason = `waiting for ${waiting.map((c) => `${c.kind === "approval" ? "approval of" : "the result of"} ${c.tool} (${c.call_id})`).join(", ")}`;
+    }
+    if (status === "queued" && !t.error && t.pending && unanswered(t.pending).length === 0) data.reason = "resumed: every waiting call is answered";
     if (status === "completed" && t.result) data.result = t.result;
     if ((status === "failed" || status === "canceled" || (status === "queued" && t.attempt > 1)) && t.error) data.error = t.error;
     const target = { tenant: t.tenant, agent: t.agent, task_id: t.id };
-    // Independent effects go out together: one round trip instead of three, and one socket write.
-    // Ordering against the next status event holds: the task's lock is held until all are acked.
+    // The status event and the work item go out together: one round trip, one socket write.
+    // Ordering against the next status event holds: the task's lock is held until both are acked.
     const effects: Promise<unknown>[] = [publishEvent(this.#d.js, target, buildEvent(target, t.run_id, t.attempt, "status", data), msgId)];
     if (status === "queued") {
       const due = t.not_before ? Date.parse(t.not_before) : 0;
@@ -387,8 +700,8 @@ export class Kernel {
       // Stops a run that is still going (cancel, deadline, a record too large).
       this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
-    effects.push(this.#index(t));
     await Promise.all(effects);
+    if (isTerminal(status)) await this.#index(t);
   }
 
   /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
@@ -405,8 +718,31 @@ export class Kernel {
       runner_kind: t.runner_kind,
       since: t.updated_at,
       deadline_at: deadlineOf(t),
+      wait_until: t.status === "input_required" ? firstExpiry(t.pending) : null,
     };
     await this.#d.active.put(t.id, JSON.stringify(entry));
+  }
+
+  /** approval.requested for every approval the parked round waits for (idempotent message ids). */
+  async #publishApprovalRequests(t: TaskRecord): Promise<void> {
+    const p = t.pending;
+    if (!p || t.status !== "input_required") return;
+    for (const c of unanswered(p)) {
+      if (c.kind !== "approval") continue;
+      await this.#publishTaskEvent(t, p.attempt, "approval.requested", `${t.id}:ar:${p.attempt}:${c.call_id}`, {
+        round: p.round,
+        call_id: c.call_id,
+        tool: c.tool,
+        args: c.args,
+        reason: c.reason ?? "",
+        expires_at: c.expires_at,
+      });
+    }
+  }
+
+  async #publishTaskEvent(t: TaskRecord, attempt: number, type: EventType, msgId: string, data: Record<string, unknown>): Promise<void> {
+    const target = { tenant: t.tenant, agent: t.agent, task_id: t.id };
+    await publishEvent(this.#d.js, target, buildEvent(target, t.run_id, attempt, type, data), msgId);
   }
 
   #abort(taskId: string, runId: string | null, reason: string): void {

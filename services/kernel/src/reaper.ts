@@ -1,7 +1,8 @@
 // The reaper: watches the index of unfinished tasks (KV sy_active) and acts on time. A
 // running task whose Redis lease has been missing for LEASE_GRACE_MS is declared lost; a task
 // past its deadline fails; a queued task whose kind no live node has served for
-// QUEUE_TIMEOUT_MS fails. Every replica runs one; the kernel's compare-and-set makes
+// QUEUE_TIMEOUT_MS fails; a parked task whose approval timed out (its `wait_until`, stored in
+// the index, so it survives kernel restarts) has it rejected or fails. Every replica runs one; the kernel's compare-and-set makes
 // concurrent verdicts harmless. While Redis is unreachable no lease verdict is made, and the
 // grace period starts over once it answers (runners re-assert their leases every beat).
 import { ActiveTask, redisKeys } from "@switchyard/contracts";
@@ -26,7 +27,7 @@ export class Reaper {
   #timer: NodeJS.Timeout | null = null;
   #watch: { stop(): void } | null = null;
   #ticking = false;
-  stats = { lost: 0, deadlines: 0, queueTimeouts: 0, redisUnavailable: 0 };
+  stats = { lost: 0, deadlines: 0, queueTimeouts: 0, approvalTimeouts: 0, redisUnavailable: 0 };
 
   constructor(deps: { active: KV; redis: Redis; kernel: Kernel; log: Logger }, opts: ReaperOptions) {
     this.#kv = deps.active;
@@ -61,6 +62,7 @@ export class Reaper {
     this.#ticking = true;
     try {
       await this.#checkDeadlines();
+      await this.#checkApprovalTimeouts();
       await this.#checkLeases();
       if (this.#opts.queueTimeoutMs > 0) await this.#checkQueueTimeouts();
     } catch (err) {
@@ -74,6 +76,15 @@ export class Reaper {
     const now = Date.now();
     for (const e of this.#active.values()) {
       if (e.deadline_at && Date.parse(e.deadline_at) <= now && (await this.#kernel.deadlineExceeded(e.task_id))) this.stats.deadlines++;
+    }
+  }
+
+  async #checkApprovalTimeouts(): Promise<void> {
+    const now = Date.now();
+    for (const e of this.#active.values()) {
+      if (e.status === "input_required" && e.wait_until && Date.parse(e.wait_until) <= now && (await this.#kernel.approvalsTimedOut(e.task_id))) {
+        this.stats.approvalTimeouts++;
+      }
     }
   }
 

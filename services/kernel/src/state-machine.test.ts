@@ -30,6 +30,9 @@ function task(status: TaskStatus, overrides: Partial<TaskRecord> = {}): TaskReco
     plan: null,
     checkpoint: null,
     not_before: null,
+    pending: null,
+    answered: [],
+    resumes: 0,
     ...overrides,
   };
 }

@@ -33,6 +33,9 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
     plan: null,
     checkpoint: null,
     not_before: null,
+    pending: null,
+    answered: [],
+    resumes: 0,
     ...overrides,
   };
 }

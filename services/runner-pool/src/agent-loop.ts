@@ -1,16 +1,20 @@
-// The agent loop for one attempt (DESIGN §8): model round (streamed) → tool calls → next
-// round, until a final message or max_rounds. It reports facts (events, checkpoints, the
-// outcome); the kernel decides what they mean. It never retries.
+// The agent loop for one attempt (DESIGN §8): model round (streamed) → the kernel's check →
+// tool calls → next round, until a final message. It reports facts (events, the round's
+// usage and tool calls, checkpoints, the outcome); the kernel decides what they mean: budgets,
+// approvals and external tools are its verdicts, and a parked or stopped task simply ends
+// this attempt. It never retries.
 import {
   type ChatMessage,
   type Checkpoint,
   type ClaimGranted,
+  type PendingCall,
+  type RoundReport,
+  type RoundVerdict,
   SwitchyardError,
   type TaskInput,
   type TaskResult,
   type Usage,
   type WireError,
-  ZERO_USAGE,
 } from "@switchyard/contracts";
 import type { EventSink } from "./event-sink.ts";
 import type { Model } from "./model.ts";
@@ -19,7 +23,11 @@ import type { Tool } from "./tools.ts";
 export type LoopOutcome =
   | { kind: "finished"; result: TaskResult; usage: Usage }
   | { kind: "failed"; error: WireError; usage: Usage }
-  | { kind: "aborted"; usage: Usage };
+  | { kind: "aborted"; usage: Usage }
+  /** The kernel parked the task (approval or external result needed): nothing more to report. */
+  | { kind: "parked"; usage: Usage }
+  /** The kernel ended the task (budget) or fenced this run: nothing more to report. */
+  | { kind: "stopped"; usage: Usage; message: string };
 
 export interface LoopContext {
   grant: ClaimGranted;
@@ -29,6 +37,8 @@ export interface LoopContext {
   signal: AbortSignal;
   /** Called after each tool round, once that round's events are durable. */
   checkpoint: (cp: Checkpoint) => Promise<void>;
+  /** Reports a finished model round to the kernel and returns its verdict. */
+  checkRound: (report: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">) => Promise<RoundVerdict>;
 }
 
 export function inputText(input: TaskInput): string {
@@ -47,55 +57,80 @@ function initialMessages(grant: ClaimGranted): ChatMessage[] {
 
 const tokens = (chars: number) => Math.ceil(chars / 4);
 
+type ToolOutcome = { result: unknown } | { error: WireError };
+
 export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
   const { grant, sink, signal } = ctx;
   const messages = grant.checkpoint ? [...grant.checkpoint.messages] : initialMessages(grant);
-  let usage: Usage = grant.checkpoint?.usage ?? ZERO_USAGE;
+  // Cumulative over every earlier attempt and resume, so usage events never go backwards.
+  let usage: Usage = grant.usage;
   let completedRounds = grant.checkpoint?.round ?? 0;
 
   try {
+    if (grant.resume) {
+      // The model part of this round ran before the task parked (its message is in the
+      // checkpoint); now its tool calls run, with the answers the kernel recorded.
+      const round = grant.resume.round;
+      for (const call of grant.resume.calls) {
+        const outcome = await resolveParkedCall(ctx, call);
+        if (signal.aborted) return { kind: "aborted", usage };
+        await sink.emit("tool.result", { round, call_id: call.call_id, tool: call.tool, ...outcome });
+        messages.push({ role: "tool", content: JSON.stringify({ call_id: call.call_id, tool: call.tool, ...outcome }) });
+      }
+      await sink.emit("step.finish", { round });
+      completedRounds = round;
+      await sink.flush();
+      await ctx.checkpoint({ round: completedRounds, messages, usage });
+    }
+
     for (;;) {
       if (signal.aborted) return { kind: "aborted", usage };
       const round = completedRounds + 1;
-      if (round > grant.plan.limits.max_rounds) {
-        return fail(sink, usage, {
-          code: "max_rounds_exceeded",
-          message: `agent used all ${grant.plan.limits.max_rounds} rounds without a final answer`,
-          retryable: false,
-        });
-      }
       await sink.emit("step.start", { round });
 
       let text = "";
-      const calls: { name: string; args: Record<string, unknown> }[] = [];
+      const asked: { name: string; args: Record<string, unknown> }[] = [];
       for await (const chunk of ctx.model.round({ round, attempt: grant.attempt, messages, signal })) {
         if (signal.aborted) return { kind: "aborted", usage };
         if (chunk.type === "text") {
           text += chunk.delta;
           await sink.emit("text.delta", { round, delta: chunk.delta });
-        } else calls.push({ name: chunk.name, args: chunk.args });
+        } else asked.push({ name: chunk.name, args: chunk.args });
       }
       if (signal.aborted) return { kind: "aborted", usage };
 
       const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
-      const outChars = text.length + calls.reduce((n, c) => n + c.name.length + JSON.stringify(c.args).length, 0);
+      const outChars = text.length + asked.reduce((n, c) => n + c.name.length + JSON.stringify(c.args).length, 0);
       usage = addUsage(usage, tokens(promptChars), tokens(outChars));
       messages.push({ role: "assistant", content: text });
       await sink.emit("message", { round, role: "assistant", content: text });
       await sink.emit("usage", usage);
 
+      const calls = asked.map((c, i) => ({ call_id: `call_${round}_${i + 1}`, tool: c.name, args: c.args }));
+      for (const c of calls) {
+        const external = grant.plan.external_tools.some((x) => x.name === c.tool);
+        await sink.emit("tool.call", { round, ...c, ...(external ? { external: true } : {}) });
+      }
+      // The kernel's events (input_required, approval.requested) must follow ours.
+      await sink.flush();
+      const verdict = await ctx.checkRound({
+        round,
+        usage,
+        calls,
+        checkpoint: calls.length > 0 ? { round: completedRounds, messages: [...messages], usage } : null,
+      });
+      if (verdict.verdict === "park") return { kind: "parked", usage };
+      if (verdict.verdict === "stop") return { kind: "stopped", usage, message: verdict.message };
+
       if (calls.length === 0) {
         await sink.emit("step.finish", { round });
         return { kind: "finished", result: { text }, usage };
       }
-
-      for (const [i, call] of calls.entries()) {
-        const callId = `call_${round}_${i + 1}`;
-        await sink.emit("tool.call", { round, call_id: callId, tool: call.name, args: call.args });
-        const outcome = await runTool(ctx, call.name, call.args);
+      for (const call of calls) {
+        const outcome = await runTool(ctx, call.tool, call.args);
         if (signal.aborted) return { kind: "aborted", usage };
-        await sink.emit("tool.result", { round, call_id: callId, tool: call.name, ...outcome });
-        messages.push({ role: "tool", content: JSON.stringify({ call_id: callId, tool: call.name, ...outcome }) });
+        await sink.emit("tool.result", { round, call_id: call.call_id, tool: call.tool, ...outcome });
+        messages.push({ role: "tool", content: JSON.stringify({ call_id: call.call_id, tool: call.tool, ...outcome }) });
       }
       await sink.emit("step.finish", { round });
       completedRounds = round;
@@ -110,7 +145,18 @@ export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
   }
 }
 
-async function runTool(ctx: LoopContext, name: string, args: Record<string, unknown>): Promise<{ result: unknown } | { error: WireError }> {
+/** A call of a resumed round: run it (no approval needed, or approved), or report its answer. */
+async function resolveParkedCall(ctx: LoopContext, call: PendingCall): Promise<ToolOutcome> {
+  const a = call.answer;
+  if (call.kind === "run" || (a?.type === "approval" && a.decision === "approve")) return runTool(ctx, call.tool, call.args);
+  if (a?.type === "approval") return { result: { rejected: true, reason: a.reason ?? "rejected" } };
+  if (a?.type === "tool_result") return { result: a.result };
+  if (a?.type === "tool_error") return { error: { code: a.error.code, message: a.error.message, retryable: false } };
+  // The kernel resumes only when every call is answered; this would be its bug.
+  throw new SwitchyardError("runner_error", `call ${call.call_id} was resumed without an answer`, { retryable: false });
+}
+
+async function runTool(ctx: LoopContext, name: string, args: Record<string, unknown>): Promise<ToolOutcome> {
   const tool = ctx.grant.plan.tools.includes(name) ? ctx.tools[name] : undefined;
   if (!tool) return { error: { code: "tool_error", message: `tool '${name}' is not available to this agent`, retryable: false } };
   try {

@@ -32,12 +32,12 @@ export const RunnerEnv = z.object({
   // TTL of a task lease: the kernel treats a run whose lease lapsed as dead. Renewed every
   // min(HEARTBEAT_MS, LEASE_TTL_MS / 3), so three renewals may be missed before it lapses.
   LEASE_TTL_MS: z.coerce.number().int().min(100).default(1500),
-  // How long to wait for the kernel to answer a claim.
+  // How long to wait for the kernel to answer a claim or one round check.
   CLAIM_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
   // On SIGTERM: how long in-flight runs may take to finish before they are handed back.
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   // How long a report to the kernel is retried through a NATS outage before the run is left to
-  // the kernel's lease reaper.
+  // the kernel's lease reaper; also how long a round check is asked again while no kernel answers.
   REPORT_RETRY_MS: z.coerce.number().int().min(0).default(30_000),
   // Max characters per text.delta event of the scripted model.
   TEXT_CHUNK_CHARS: z.coerce.number().int().min(1).default(16),

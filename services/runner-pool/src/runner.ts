@@ -8,6 +8,8 @@ import {
   type ClaimGranted,
   ClaimReply,
   CONSUMERS,
+  type RoundReport,
+  RoundVerdict,
   type RunnerNode,
   STREAMS,
   SwitchyardError,
@@ -55,7 +57,7 @@ export class RunnerNodeService {
   readonly #startedAt = new Date().toISOString();
   #draining = false;
   #lastBeat = this.#startedAt;
-  stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, invalidWork: 0 };
+  stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
 
   constructor(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; redis: Redis; env: RunnerEnv; log: Logger; metrics: ServiceMetrics }) {
     this.#nc = deps.nc;
@@ -233,12 +235,13 @@ export class RunnerNodeService {
         checkpoint: async (cp: Checkpoint) => {
           await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}`);
         },
+        checkRound: (report) => this.#checkRound(grant, report, abort.signal),
       });
     } catch (err) {
       outcome = {
         kind: "failed",
         error: { code: "model_error", message: (err as Error).message, retryable: false },
-        usage: grant.checkpoint?.usage ?? { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+        usage: grant.usage,
       };
     }
 
@@ -249,6 +252,14 @@ export class RunnerNodeService {
       });
       if (active.abandoned) {
         this.stats.aborted++;
+      } else if (outcome.kind === "parked") {
+        // The kernel holds the checkpoint and the waiting calls; the answer starts a new
+        // attempt. Nothing to hand back on a drain either.
+        this.stats.parked++;
+        log.info("run parked: the task waits for answers; slot released");
+      } else if (outcome.kind === "stopped") {
+        this.stats.stopped++;
+        log.info({ reason: outcome.message }, "run stopped by the kernel");
       } else if (active.releasing) {
         this.stats.released++;
         await this.#report(subjects.runReleased, grant, { reason: "runner draining" }, "released");
@@ -273,6 +284,33 @@ export class RunnerNodeService {
       await cache.finish(active.releasing ? "released" : outcome.kind);
       this.#active.delete(grant.task_id);
       resolveDone();
+    }
+  }
+
+  /**
+   * Asks the kernel about a finished model round and waits for its verdict. Retried (with
+   * backoff) while no kernel answers, for up to REPORT_RETRY_MS, so a kernel restart costs
+   * time, not the attempt.
+   */
+  async #checkRound(grant: ClaimGranted, body: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">, signal: AbortSignal): Promise<RoundVerdict> {
+    const req: RoundReport = { v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body };
+    const maxPayload = this.#nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const size = encodeJson(req).byteLength;
+    if (size > maxPayload) {
+      throw new SwitchyardError("runner_error", `round report is larger than NATS accepts (max_payload): ${size} bytes`, { retryable: false });
+    }
+    const giveUpAt = Date.now() + this.#env.REPORT_RETRY_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await requestJson(this.#nc, subjects.round, req, RoundVerdict, this.#env.CLAIM_TIMEOUT_MS);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (Date.now() + delay > giveUpAt) {
+          throw new SwitchyardError("runner_error", `no kernel verdict for round ${body.round}: ${(err as Error).message}`, { retryable: true, cause: err });
+        }
+        this.#log.warn({ task_id: grant.task_id, round: body.round, err: (err as Error).message }, "round check got no answer; retrying");
+        await sleep(delay, signal).catch(() => undefined);
+      }
     }
   }
 

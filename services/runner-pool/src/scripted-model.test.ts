@@ -168,3 +168,20 @@ describe("ScriptedModel", () => {
     expect(await collect(new ScriptedModel(script, "x", 16), 1, 1, ac.signal)).toEqual([]);
   });
 });
+
+describe("several tool calls in one round", () => {
+  it("yields `tool` then each of `tools`, and the step ends the round", async () => {
+    const model = new ScriptedModel(
+      [{ text: "two", tool: { name: "a", args: { x: 1 } }, tools: [{ name: "b", args: { q: "{{input}}" } }] }, { text: "done" }],
+      "in",
+      100,
+    );
+    const chunks = [];
+    for await (const c of model.round({ round: 1, attempt: 1, messages: [], signal: new AbortController().signal })) chunks.push(c);
+    expect(chunks).toEqual([
+      { type: "text", delta: "two" },
+      { type: "tool_call", name: "a", args: { x: 1 } },
+      { type: "tool_call", name: "b", args: { q: "in" } },
+    ]);
+  });
+});

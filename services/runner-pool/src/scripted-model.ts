@@ -1,6 +1,6 @@
 // The built-in `scripted` model (DESIGN §8): deterministic rounds from the agent definition.
-// A round runs script steps in order until a step with a `tool` (a tool round) or a step with
-// `text` and no tool (the final answer). `sleep_ms` delays, `fail` fails the round on the
+// A round runs script steps in order until a step with a `tool` or `tools` (a tool round) or a
+// step with `text` and no tool (the final answer). `sleep_ms` delays, `fail` fails the round on the
 // attempts in `on_attempts` (all attempts when absent); `{{input}}` is the task input.
 import { type ScriptStep, SwitchyardError } from "@switchyard/contracts";
 import { sleep } from "./abortable.ts";
@@ -27,6 +27,7 @@ export class ScriptedModel implements Model {
       if (step.sleep_ms) await sleep(step.sleep_ms, signal);
       if (step.text) for (const delta of chunkText(substitute(step.text, this.#input), this.#chunkChars)) yield { type: "text", delta };
       if (step.tool) yield { type: "tool_call", name: step.tool.name, args: substitute(step.tool.args, this.#input) };
+      for (const call of step.tools ?? []) yield { type: "tool_call", name: call.name, args: substitute(call.args, this.#input) };
     }
   }
 }
@@ -37,7 +38,7 @@ export function splitRounds(script: readonly ScriptStep[]): ScriptStep[][] {
   let current: ScriptStep[] = [];
   for (const step of script) {
     current.push(step);
-    if (step.tool || step.text !== undefined) {
+    if (step.tool || step.tools || step.text !== undefined) {
       rounds.push(current);
       current = [];
     }

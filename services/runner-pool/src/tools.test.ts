@@ -5,8 +5,18 @@ import { BUILTIN_TOOLS } from "./tools.ts";
 const signal = () => new AbortController().signal;
 
 describe("BUILTIN_TOOLS", () => {
-  it("offers echo and sleep", () => {
-    expect(Object.keys(BUILTIN_TOOLS).sort()).toEqual(["echo", "sleep"]);
+  it("offers echo, sleep and the simulated payments.charge", () => {
+    expect(Object.keys(BUILTIN_TOOLS).sort()).toEqual(["echo", "payments.charge", "sleep"]);
+  });
+
+  it("payments.charge answers like a provider, and refuses a bad amount", async () => {
+    expect(await BUILTIN_TOOLS["payments.charge"]?.({ amount: 42, currency: "USD" }, signal())).toEqual({
+      status: "charged",
+      amount: 42,
+      currency: "USD",
+      simulated: true,
+    });
+    await expect(BUILTIN_TOOLS["payments.charge"]?.({ amount: -1 }, signal())).rejects.toThrow(/amount/);
   });
 
   it("echo returns its arguments", async () => {

@@ -19,4 +19,16 @@ export const BUILTIN_TOOLS: Record<string, Tool> = {
     await sleep(ms, signal);
     return { slept_ms: ms };
   },
+  /**
+   * A simulated payment for demos of approval policies (agents/pay.md): checks its args and
+   * answers as a payment provider would. No money moves anywhere.
+   */
+  "payments.charge": async (args) => {
+    const amount = args.amount;
+    if (typeof amount !== "number" || !Number.isFinite(amount) || amount <= 0) {
+      throw new SwitchyardError("tool_error", "payments.charge: 'amount' must be a positive number", { retryable: false });
+    }
+    const currency = typeof args.currency === "string" ? args.currency : "EUR";
+    return { status: "charged", amount, currency, simulated: true };
+  },
 };

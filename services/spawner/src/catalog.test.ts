@@ -66,25 +66,34 @@ describe("validateAgentDef", () => {
 });
 
 describe("the agents shipped in agents/", () => {
-  const dir = join(import.meta.dirname, "..", "..", "..", "agents");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".md") && f.toLowerCase() !== "readme.md");
+  const dir = () => join(import.meta.dirname, "..", "..", "..", "agents");
+  const files = readdirSync(dir()).filter((f) => f.endsWith(".md") && f.toLowerCase() !== "readme.md");
+
+  it("pay.md needs approval for payments; weather.md has an external tool with a returns schema", () => {
+    const pay = validateAgentDef("pay", parseAgentMarkdown(readFileSync(join(dir(), "pay.md"), "utf8"), "pay"));
+    expect(pay.approval).toEqual({ policy: "pattern", tools: ["payments.*"], timeout_ms: 3_600_000, on_timeout: "reject" });
+    const weather = compileRunPlan(validateAgentDef("weather", parseAgentMarkdown(readFileSync(join(dir(), "weather.md"), "utf8"), "weather")));
+    expect(weather.tools).toEqual(["get_weather"]);
+    expect(weather.external_tools[0]).toMatchObject({ name: "get_weather", external: true, returns: { required: ["temp_c"] } });
+  });
 
   it("exist", () => {
-    expect(files).toEqual(expect.arrayContaining(["hello.md", "slow.md"]));
+    expect(files).toEqual(expect.arrayContaining(["hello.md", "slow.md", "pay.md", "weather.md"]));
   });
 
   it.each(files)("%s parses, validates and compiles", (file) => {
-    const raw = parseAgentMarkdown(readFileSync(join(dir, file), "utf8"), basename(file, ".md"));
+    const raw = parseAgentMarkdown(readFileSync(join(dir(), file), "utf8"), basename(file, ".md"));
     const def = validateAgentDef(String(raw.name), raw);
     expect(def.name).toBe(basename(file, ".md"));
     expect(def.instructions.length).toBeGreaterThan(0);
     const plan = compileRunPlan(def);
     expect(plan.runner_kind).toBe("local");
-    for (const step of def.script ?? []) if (step.tool) expect(def.tools, `${file} uses tool ${step.tool.name}`).toContain(step.tool.name);
+    const toolNames = def.tools.map((t) => (typeof t === "string" ? t : t.name));
+    for (const step of def.script ?? []) if (step.tool) expect(toolNames, `${file} uses tool ${step.tool.name}`).toContain(step.tool.name);
   });
 
   it("hello.md is the echo demo", () => {
-    const raw = parseAgentMarkdown(readFileSync(join(dir, "hello.md"), "utf8"), "hello");
+    const raw = parseAgentMarkdown(readFileSync(join(dir(), "hello.md"), "utf8"), "hello");
     const def = validateAgentDef("hello", raw);
     expect(def).toMatchObject({ model: "scripted", tools: ["echo"], limits: { max_rounds: 4 } });
     expect(def.script).toEqual([

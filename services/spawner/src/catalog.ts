@@ -2,6 +2,10 @@
 
 import { AgentDef, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
 import type { KV } from "@switchyard/runtime";
+import { Ajv } from "ajv";
+
+/** Compiles the JSON Schemas of external tools, so a broken one is refused at PUT, not at answer time. */
+const ajv = new Ajv({ allErrors: true, strict: false });
 
 export class AgentCatalog {
   readonly #kv: KV;
@@ -53,6 +57,24 @@ export function validateAgentDef(name: string, raw: unknown): AgentDef {
     const issues = describeZodIssues(parsed.error);
     throw new SwitchyardError("invalid_agent", `invalid agent definition: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, {
       details: issues,
+    });
+  }
+  const schemaIssues: { path: string; message: string }[] = [];
+  for (const [i, tool] of parsed.data.tools.entries()) {
+    if (typeof tool === "string") continue;
+    for (const field of ["parameters", "returns"] as const) {
+      const schema = tool[field];
+      if (schema === undefined) continue;
+      try {
+        ajv.compile(schema);
+      } catch (err) {
+        schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a valid JSON Schema: ${(err as Error).message}` });
+      }
+    }
+  }
+  if (schemaIssues.length > 0) {
+    throw new SwitchyardError("invalid_agent", `invalid agent definition: ${schemaIssues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, {
+      details: schemaIssues,
     });
   }
   return parsed.data;

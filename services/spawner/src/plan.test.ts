@@ -21,10 +21,12 @@ describe("compileRunPlan", () => {
       model: "scripted",
       instructions: "be nice",
       tools: ["echo"],
+      external_tools: [],
       executor: { type: "remote", runner: { kind: "gpu", config: {} } },
       runner_kind: "gpu",
       limits: { max_rounds: 4 },
       retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
+      approval: { policy: "never" },
       script: [{ text: "hi" }],
     });
   });

@@ -1,11 +1,13 @@
 // Tasks: submit, get, list, cancel. The gateway never writes task state: it publishes
 // commands to the kernel (SY_CMD) and reads records from KV.
 import {
+  AgentDef,
   type CancelTask,
   idempotencyRecordKey,
   isTerminal,
   ListTasksQuery,
   type ListTasksResponse,
+  raisedLimits,
   type SubmitTask,
   SubmitTaskBody,
   type SubmitTaskResponse,
@@ -40,6 +42,15 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     }
     const agent = await ctx.agents.get(body.agent);
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
+    if (body.limits) {
+      // A task may lower its agent's limits, never raise them (the kernel also takes the smaller).
+      const def = AgentDef.safeParse(agent.json());
+      const raised = def.success ? raisedLimits(def.data.limits, body.limits) : [];
+      if (raised.length > 0) {
+        const details = raised.map((r) => ({ path: `limits.${r.field}`, message: `may lower the agent's ${r.field} (${r.agent}), not raise it (${r.task})` }));
+        throw new HttpProblem("bad_request", `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
+      }
+    }
 
     const id = newTaskId();
     const confirmation = ctx.submitWaiter.expect(id, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
@@ -51,6 +62,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       input: body.input,
       ...(body.executor ? { executor: body.executor } : {}),
       metadata: body.metadata ?? {},
+      ...(body.limits ? { limits: body.limits } : {}),
       idempotency_key: key,
       submitted_at: new Date().toISOString(),
       notify: ctx.submitWaiter.subjectFor(id),
