@@ -22,6 +22,13 @@ export const ErrorCodes = {
   deadline_exceeded: 504,
   max_rounds_exceeded: 422,
   canceled: 409,
+  /** The runner refused the executor config (the kind's schema changed after submit). */
+  invalid_config: 422,
+  /** An `a2a` remote agent asked for input; remote input is not relayed back yet. */
+  input_required_unsupported: 422,
+  /** A remote agent (`a2a`) or an agent process (`process`) failed. */
+  remote_error: 502,
+  process_error: 502,
 } as const satisfies Record<string, number>;
 export type ErrorCode = keyof typeof ErrorCodes;
 

@@ -7,5 +7,6 @@ export * from "./http.ts";
 export * from "./idempotency.ts";
 export * from "./messages.ts";
 export * from "./redis.ts";
+export * from "./runner-kinds.ts";
 export * from "./subjects.ts";
 export * from "./task.ts";

@@ -4,6 +4,7 @@ import { AgentDef, Executor, RunPlan } from "./agent.ts";
 import { HttpError } from "./errors.ts";
 import { StoredEvent, TaskEvent } from "./events.ts";
 import { ListTasksResponse, RunnerNode, SubmitTaskBody, SubmitTaskResponse } from "./http.ts";
+import { RunnerKindInfo, RunnerKindRecord } from "./runner-kinds.ts";
 import { SUBJECT_CATALOG } from "./subjects.ts";
 import { TaskRecord, TaskView } from "./task.ts";
 
@@ -19,6 +20,8 @@ const NAMED: Record<string, z.ZodType> = {
   SubmitTaskResponse,
   ListTasksResponse,
   RunnerNode,
+  RunnerKindRecord,
+  RunnerKindInfo,
   HttpError,
 };
 

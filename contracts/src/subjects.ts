@@ -35,6 +35,8 @@ export const BUCKETS = {
   idempotency: "sy_idem",
   /** Non-terminal tasks (key: task id → ActiveTask), watched by the kernel's reaper. */
   active: "sy_active",
+  /** Runner kinds and their config JSON Schemas (key: kind → RunnerKindRecord), written by runner nodes. */
+  runnerKinds: "sy_runner_kinds",
 } as const;
 
 /** Durable consumer names. */

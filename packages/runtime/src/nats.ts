@@ -46,6 +46,7 @@ export interface Topology {
   agents: KV;
   idempotency: KV;
   active: KV;
+  runnerKinds: KV;
 }
 
 const HOUR_NS = 3_600_000_000_000;
@@ -91,13 +92,14 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [tasks, agents, idempotency, active] = await Promise.all([
+  const [tasks, agents, idempotency, active, runnerKinds] = await Promise.all([
     kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
     kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
+    kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
   ]);
-  return { js, jsm, tasks, agents, idempotency, active };
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds };
 }
 
 function isNotFound(err: unknown): boolean {

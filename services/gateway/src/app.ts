@@ -2,7 +2,6 @@
 // Every refusal, down to a malformed URL or an oversized header block, is a JSON problem
 // `{error: {code, message, details?}}`; malformed requests are counted in sy_invalid_input_total.
 import type { Socket } from "node:net";
-import type { JetStreamManager } from "@nats-io/jetstream";
 import { createMetrics, type ServiceMetrics } from "@switchyard/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type GatewayContext, tenantResolver } from "./context.ts";
@@ -20,7 +19,7 @@ const MAX_PARAM_LENGTH = 500;
 /** Problems that mean "the request itself is malformed": counted as invalid input. */
 const REJECTED_CODES = new Set(["bad_request", "invalid_agent", "payload_too_large"]);
 
-export function buildApp(ctx: GatewayContext & { jsm: JetStreamManager; metrics?: ServiceMetrics }): FastifyInstance {
+export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): FastifyInstance {
   const metrics = ctx.metrics ?? createMetrics("gateway");
 
   const respond = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {

@@ -19,6 +19,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     tasks: topo.tasks,
     agents: topo.agents,
     idempotency: topo.idempotency,
+    runnerKinds: topo.runnerKinds,
     redis,
     env,
     log,

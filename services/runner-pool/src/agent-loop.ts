@@ -7,25 +7,21 @@ import {
   type ClaimGranted,
   SwitchyardError,
   type TaskInput,
-  type TaskResult,
   type Usage,
   type WireError,
   ZERO_USAGE,
 } from "@switchyard/contracts";
-import type { EventSink } from "./event-sink.ts";
+import type { RunEvents, RunOutcome } from "./kinds/kind.ts";
 import type { Model } from "./model.ts";
 import type { Tool } from "./tools.ts";
 
-export type LoopOutcome =
-  | { kind: "finished"; result: TaskResult; usage: Usage }
-  | { kind: "failed"; error: WireError; usage: Usage }
-  | { kind: "aborted"; usage: Usage };
+export type LoopOutcome = RunOutcome;
 
 export interface LoopContext {
   grant: ClaimGranted;
   model: Model;
   tools: Record<string, Tool>;
-  sink: EventSink;
+  sink: RunEvents;
   signal: AbortSignal;
   /** Called after each tool round, once that round's events are durable. */
   checkpoint: (cp: Checkpoint) => Promise<void>;
@@ -122,7 +118,7 @@ async function runTool(ctx: LoopContext, name: string, args: Record<string, unkn
   }
 }
 
-async function fail(sink: EventSink, usage: Usage, error: WireError): Promise<LoopOutcome> {
+async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<LoopOutcome> {
   await sink.emit("error", error).catch(() => undefined);
   return { kind: "failed", error, usage };
 }

@@ -1,19 +1,37 @@
 // The agent catalog in KV `sy_agents`: validated definitions keyed by name.
 
-import { AgentDef, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
-import type { KV } from "@switchyard/runtime";
+import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
+import { type KV, readRunnerKind } from "@switchyard/runtime";
 
 export class AgentCatalog {
   readonly #kv: KV;
-  constructor(kv: KV) {
+  readonly #runnerKinds: KV | undefined;
+  /** `runnerKinds`: when given, a remote default executor's config is checked against its kind's schema. */
+  constructor(kv: KV, runnerKinds?: KV) {
     this.#kv = kv;
+    this.#runnerKinds = runnerKinds;
   }
 
   /** Validates and stores a definition. The name in the path wins over a missing body name. */
   async put(name: string, raw: unknown): Promise<AgentDef> {
     const def = validateAgentDef(name, raw);
+    await this.#checkExecutorConfig(def);
     await this.#kv.put(name, JSON.stringify(def));
     return def;
+  }
+
+  /** A kind nobody registered accepts any config (its tasks wait for a node); a registered one is checked. */
+  async #checkExecutorConfig(def: AgentDef): Promise<void> {
+    if (def.executor.type !== "remote" || !this.#runnerKinds) return;
+    const record = await readRunnerKind(this.#runnerKinds, def.executor.runner.kind);
+    if (!record) return;
+    const issues = checkRunnerConfig(record, def.executor.runner.config);
+    if (issues.length === 0) return;
+    throw new SwitchyardError(
+      "invalid_agent",
+      `invalid agent definition: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")} (runner kind '${record.kind}')`,
+      { details: issues },
+    );
   }
 
   async get(name: string): Promise<AgentDef | null> {

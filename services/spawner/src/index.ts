@@ -25,7 +25,7 @@ function errorReply(err: unknown): SpawnerReply {
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
   const topo = await ensureTopology(nc, env);
-  const catalog = new AgentCatalog(topo.agents);
+  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds);
   const metrics = createMetrics("spawner");
 
   if (env.AGENTS_DIR) {
