@@ -2,8 +2,9 @@
 // RUNNER_KINDS (and `local` unless RUNNER_SERVE_LOCAL=false).
 import type { RunnerEnv } from "../env.ts";
 import { localKind } from "./local.ts";
+import { processKind } from "./process.ts";
 import type { AnyRunnerKind } from "./registry.ts";
 
-export function builtinKinds(_env: RunnerEnv): AnyRunnerKind[] {
-  return [localKind];
+export function builtinKinds(env: RunnerEnv): AnyRunnerKind[] {
+  return [localKind, processKind({ agentsDir: env.PROCESS_AGENTS_DIR, stopGraceMs: env.PROCESS_STOP_GRACE_MS })];
 }
