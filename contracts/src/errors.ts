@@ -29,6 +29,8 @@ export const ErrorCodes = {
   /** A remote agent (`a2a`) or an agent process (`process`) failed. */
   remote_error: 502,
   process_error: 502,
+  /** An operator agent's operator is not connected (retryable: the kernel retries per policy). */
+  operator_unavailable: 503,
 } as const satisfies Record<string, number>;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -42,7 +44,7 @@ export type WireError = z.infer<typeof WireError>;
 
 /** The one place that decides whether a failure may be retried when nothing else says. */
 export function isRetryableCode(code: string): boolean {
-  return code === "unavailable" || code === "runner_error";
+  return code === "unavailable" || code === "runner_error" || code === "operator_unavailable";
 }
 
 /** A local error with a code from the catalogue and an optional cause. */

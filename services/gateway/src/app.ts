@@ -2,6 +2,7 @@
 // Every refusal, down to a malformed URL or an oversized header block, is a JSON problem
 // `{error: {code, message, details?}}`; malformed requests are counted in sy_invalid_input_total.
 import type { Socket } from "node:net";
+import websocket from "@fastify/websocket";
 import { createMetrics, type ServiceMetrics } from "@switchyard/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type GatewayContext, tenantResolver } from "./context.ts";
@@ -11,6 +12,7 @@ import { agentRoutes } from "./routes/agents.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts";
+import { operatorRoutes } from "./routes/operators.ts";
 import { runnerRoutes } from "./routes/runners.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
@@ -81,6 +83,8 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   eventRoutes(app, ctx, tenantOf);
   agentRoutes(app, ctx);
   runnerRoutes(app, ctx);
+  void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;
 }
 

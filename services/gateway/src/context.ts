@@ -15,6 +15,8 @@ export interface GatewayContext {
   idempotency: KV;
   /** Runner kinds and their config schemas (written by runner nodes). */
   runnerKinds: KV;
+  /** Registered operators (written by the spawner). */
+  operators: KV;
   jsm: JetStreamManager;
   redis: Redis;
   env: GatewayEnv;

@@ -20,6 +20,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     agents: topo.agents,
     idempotency: topo.idempotency,
     runnerKinds: topo.runnerKinds,
+    operators: topo.operators,
     redis,
     env,
     log,

@@ -46,6 +46,11 @@ export const RunnerEnv = z.object({
   PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
   // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
   A2A_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  // Operator agents: how long to wait for an operator that is not connected (or left mid-turn)
+  // to come back before the attempt fails with operator_unavailable (retryable).
+  OPERATOR_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  // Operator agents: how long one turn may take (a person at a console can be slow).
+  OPERATOR_TURN_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
   // Runs this node holds at once.
   RUNNER_SLOTS: z.coerce.number().int().min(1).max(100_000).default(16),
   // Heartbeat period of the node record and the task leases in Redis.

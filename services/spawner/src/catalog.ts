@@ -1,21 +1,27 @@
 // The agent catalog in KV `sy_agents`: validated definitions keyed by name.
 
-import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
+import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError, subjects } from "@switchyard/contracts";
 import { type KV, readRunnerKind } from "@switchyard/runtime";
 
 export class AgentCatalog {
   readonly #kv: KV;
   readonly #runnerKinds: KV | undefined;
-  /** `runnerKinds`: when given, a remote default executor's config is checked against its kind's schema. */
-  constructor(kv: KV, runnerKinds?: KV) {
+  readonly #operators: KV | undefined;
+  /**
+   * `runnerKinds`: when given, a remote default executor's config is checked against its kind's
+   * schema. `operators`: when given, an operator agent's operator must be registered.
+   */
+  constructor(kv: KV, runnerKinds?: KV, operators?: KV) {
     this.#kv = kv;
     this.#runnerKinds = runnerKinds;
+    this.#operators = operators;
   }
 
   /** Validates and stores a definition. The name in the path wins over a missing body name. */
   async put(name: string, raw: unknown): Promise<AgentDef> {
     const def = validateAgentDef(name, raw);
     await this.#checkExecutorConfig(def);
+    await this.#checkOperator(def);
     await this.#kv.put(name, JSON.stringify(def));
     return def;
   }
@@ -31,6 +37,18 @@ export class AgentCatalog {
       "invalid_agent",
       `invalid agent definition: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")} (runner kind '${record.kind}')`,
       { details: issues },
+    );
+  }
+
+  /** An operator agent names an operator that is registered now. */
+  async #checkOperator(def: AgentDef): Promise<void> {
+    if (def.kind !== "operator" || !this.#operators || !def.operator_ref) return;
+    const entry = await this.#operators.get(def.operator_ref);
+    if (entry?.operation === "PUT") return;
+    throw new SwitchyardError(
+      "invalid_agent",
+      `invalid agent definition: operator_ref: no operator '${def.operator_ref}' is registered (connect it over the WebSocket /v1/operators/${def.operator_ref}/connect or register it on ${subjects.operatorRegister} first)`,
+      { details: [{ path: "operator_ref", message: `no operator '${def.operator_ref}' is registered` }] },
     );
   }
 

@@ -4,17 +4,27 @@
 import { JsonObject } from "@switchyard/contracts";
 import { runAgentLoop } from "../agent-loop.ts";
 import { createModel } from "../model.ts";
+import type { OperatorLink } from "../operator-model.ts";
 import { BUILTIN_TOOLS } from "../tools.ts";
 import { defineRunnerKind, type RunnerKind } from "./kind.ts";
 
-export function modelLoopKind(kind: string, description: string): RunnerKind<JsonObject> {
+export interface ModelLoopDeps {
+  /** How `operator` agents reach their operators; without it they fail. */
+  operators?: OperatorLink;
+}
+
+export function modelLoopKind(kind: string, description: string, deps: ModelLoopDeps = {}): RunnerKind<JsonObject> {
   return defineRunnerKind({
     kind,
     description,
     // The loop takes its settings from the agent's run plan; a config is accepted and ignored.
     configSchema: JsonObject,
     run: async (ctx) => {
-      const model = createModel(ctx.grant.plan, ctx.inputText, { textChunkChars: ctx.textChunkChars });
+      const model = createModel(ctx.grant.plan, ctx.inputText, {
+        textChunkChars: ctx.textChunkChars,
+        grant: ctx.grant,
+        ...(deps.operators ? { operators: deps.operators } : {}),
+      });
       return runAgentLoop({
         grant: ctx.grant,
         model,
@@ -27,4 +37,5 @@ export function modelLoopKind(kind: string, description: string): RunnerKind<Jso
   });
 }
 
-export const localKind = modelLoopKind("local", "The general pool: the agent's model loop (model calls and built-in tools) on this node.");
+export const LOCAL_DESCRIPTION = "The general pool: the agent's model loop (model calls and built-in tools, or an operator's turns) on this node.";
+export const localKind = modelLoopKind("local", LOCAL_DESCRIPTION);

@@ -40,11 +40,15 @@ function isRunnerKind(k: unknown): k is AnyRunnerKind {
  * The initializer of every kind this node serves. `available` are the initializers it has
  * (built-ins and plugins; a later one with the same kind wins).
  */
-export function resolveServedKinds(served: readonly string[], available: readonly AnyRunnerKind[]): Map<string, AnyRunnerKind> {
+export function resolveServedKinds(
+  served: readonly string[],
+  available: readonly AnyRunnerKind[],
+  poolKind: (kind: string, description: string) => AnyRunnerKind = modelLoopKind,
+): Map<string, AnyRunnerKind> {
   const byKind = new Map<string, AnyRunnerKind>([["local", localKind]]);
   for (const k of available) byKind.set(k.kind, k);
   const out = new Map<string, AnyRunnerKind>();
-  for (const kind of served) out.set(kind, byKind.get(kind) ?? modelLoopKind(kind, `Pool label '${kind}': the model loop on the nodes that serve it.`));
+  for (const kind of served) out.set(kind, byKind.get(kind) ?? poolKind(kind, `Pool label '${kind}': the model loop on the nodes that serve it.`));
   return out;
 }
 
