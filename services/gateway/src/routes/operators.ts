@@ -30,6 +30,9 @@ export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenant
       send({ type: "error", message });
       socket.close(code, message.slice(0, 120));
     };
+    // Browsers cannot set headers on a WebSocket: the token may come as ?access_token= instead.
+    const token = (req.query as { access_token?: unknown }).access_token;
+    if (!req.headers.authorization && typeof token === "string") req.headers.authorization = `Bearer ${token}`;
     try {
       tenantOf(req);
     } catch {

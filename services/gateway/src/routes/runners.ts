@@ -23,7 +23,13 @@ export function runnerRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     } catch {
       throw new HttpProblem("unavailable", "runner registry (Redis) is unreachable");
     }
-    const [records, depths] = await Promise.all([listRunnerKinds(ctx.runnerKinds), workQueueDepths(ctx.jsm)]);
+    let records: Awaited<ReturnType<typeof listRunnerKinds>>;
+    let depths: Map<string, number>;
+    try {
+      [records, depths] = await Promise.all([listRunnerKinds(ctx.runnerKinds), workQueueDepths(ctx.jsm)]);
+    } catch {
+      throw new HttpProblem("unavailable", "runner-kind registry or work queue (NATS) is unreachable");
+    }
     const byKind = new Map<string, RunnerKindInfo>();
     const entry = (kind: string): RunnerKindInfo => {
       let e = byKind.get(kind);

@@ -88,7 +88,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
   } catch (err) {
     return failed(ctx, { code: "remote_error", message: `a2a: cannot reach the remote agent: ${(err as Error).message}`, retryable: true });
   }
-  publishState({ agent_name: "", protocol: client.protocolVersion });
+  publishState({ protocol: client.protocolVersion });
 
   // Stops reading the stream when our run stops; a cancel also cancels the remote task.
   const streamAbort = new AbortController();
