@@ -26,7 +26,7 @@ let G: string;
 let remote: A2aTestServer;
 let node: ServiceProcess;
 const A2A_NODE = { RUNNER_KINDS: "a2a", RUNNER_SERVE_LOCAL: "false" };
-const a2a = () => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url: remote.url, headers: { "x-test": "1" } } } } });
+const a2a = () => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url: remote.url, headers: { authorization: "Bearer remote-secret" } } } } });
 
 beforeAll(async () => {
   remote = await startA2aServer();
@@ -56,6 +56,9 @@ describe("a2a runner kind", () => {
     expect(task.result).toEqual({ text: "Remote answer to: hello there" });
     expect(task.runner_state).toMatchObject({ url: remote.url, remote_state: "completed", remote_task_id: expect.any(String), resumed: false });
     expect(remote.executions.get("hello there")).toBe(1);
+    // The configured headers go with every request, the agent card's included.
+    expect(remote.authorizations.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(remote.authorizations)).toEqual(new Set(["Bearer remote-secret"]));
   });
 
   it("refuses a config without a valid url with a 400 naming the field", async () => {

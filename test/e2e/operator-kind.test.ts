@@ -4,7 +4,7 @@
 // the next attempt; an operator that disconnects mid-turn gets the turn again when it comes
 // back within OPERATOR_GRACE_MS, and otherwise the attempt fails with operator_unavailable.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type Fleet, startFleet } from "@switchyard/devkit";
+import { type Fleet, freePort, startFleet, startService } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeEvents, eventsUrl, FAST_KERNEL_ENV, FAST_RUNNER_ENV, getTask, isStatus, statusTrail, submit, untilTerminal } from "../faults/support.ts";
 import { eventually, http } from "../src/http.ts";
@@ -51,9 +51,9 @@ async function natsOperator(id: string, answer: Answer) {
 }
 
 /** An operator over the gateway's WebSocket. */
-async function wsOperator(id: string, answer: Answer) {
+async function wsOperator(id: string, answer: Answer, gateway = G, query = "") {
   const turns: Turn[] = [];
-  const ws = new WebSocket(`${G.replace("http", "ws")}/v1/operators/${id}/connect`);
+  const ws = new WebSocket(`${gateway.replace("http", "ws")}/v1/operators/${id}/connect${query}`);
   const registered = new Promise<void>((resolve, reject) => {
     ws.addEventListener("error", () => reject(new Error("websocket error")));
     ws.addEventListener("message", (ev) => {
@@ -192,5 +192,29 @@ describe("operator agents", () => {
     const events = await readStream(eventsUrl(G, id));
     expect(events.at(-1)?.data.data, describeEvents(events)).toMatchObject({ status: "failed", error: { code: "operator_unavailable", retryable: true } });
     expect((await getTask(G, id)).error.message).toContain("operator 'gina' is not connected");
+  });
+
+  it("asks a WebSocket operator for the bearer token when API_KEYS is set, and takes it as ?access_token=", async () => {
+    const port = await freePort();
+    const secured = await startService("gateway", {
+      env: { NATS_URL: fleet.natsUrl, REDIS_URL: fleet.redisUrl, PORT: String(port), API_KEYS: "op-token:default" },
+      label: "gateway-auth",
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const refused = await new Promise<{ code: number; message: string }>((resolve) => {
+        const ws = new WebSocket(`${url.replace("http", "ws")}/v1/operators/ivan/connect`);
+        let message = "";
+        ws.addEventListener("message", (ev) => (message = JSON.parse(String(ev.data)).message));
+        ws.addEventListener("close", (ev) => resolve({ code: ev.code, message }));
+      });
+      expect(refused).toEqual({ code: 1008, message: "missing or unknown bearer token" });
+      const ivan = await wsOperator("ivan", () => null, url, "?access_token=op-token");
+      const listed = (await http("GET", `${url}/v1/operators`, undefined, { authorization: "Bearer op-token" })).body.items as any[];
+      expect(listed.map((o) => o.id)).toContain("ivan");
+      await ivan.close();
+    } finally {
+      await secured.stop();
+    }
   });
 });

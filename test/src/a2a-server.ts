@@ -21,6 +21,8 @@ export interface A2aTestServer {
   cancels: string[];
   /** Remote task ids whose execution ended, with how. */
   ended: Map<string, string>;
+  /** The `authorization` header of every request (card included), in order. */
+  authorizations: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -110,7 +112,12 @@ export async function startA2aServer(): Promise<A2aTestServer> {
     },
   };
 
+  const authorizations: (string | undefined)[] = [];
   const app = express();
+  app.use((req, _res, next) => {
+    authorizations.push(req.headers.authorization);
+    next();
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -138,6 +145,7 @@ export async function startA2aServer(): Promise<A2aTestServer> {
     executions,
     cancels,
     ended,
+    authorizations,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
