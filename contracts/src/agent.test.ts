@@ -87,6 +87,15 @@ describe("runnerKindOf", () => {
     expect(runnerKindOf({ type: "local" })).toBe("local");
     expect(runnerKindOf({ type: "remote", runner: { kind: "gpu", config: {} } })).toBe("gpu");
   });
+  it("needs operator_ref for an operator agent, a model for any other, and operator_ref only for operators", () => {
+    expect(AgentDef.parse({ name: "desk", kind: "operator", operator_ref: "alice" })).toMatchObject({ kind: "operator", operator_ref: "alice" });
+    const noRef = AgentDef.safeParse({ name: "desk", kind: "operator" });
+    expect(noRef.success ? [] : noRef.error.issues.map((i) => i.path.join("."))).toEqual(["operator_ref"]);
+    const noModel = AgentDef.safeParse({ name: "w" });
+    expect(noModel.success ? [] : noModel.error.issues.map((i) => i.path.join("."))).toEqual(["model"]);
+    const stray = AgentDef.safeParse({ name: "w", model: "m", operator_ref: "alice" });
+    expect(stray.success ? [] : stray.error.issues.map((i) => i.path.join("."))).toEqual(["operator_ref"]);
+  });
 });
 
 describe("tools, approval policies and limits", () => {

@@ -188,7 +188,10 @@ export const AgentDef = z
     name: Slug,
     kind: AgentKind.default("llm"),
     description: z.string().max(10_000).optional(),
-    model: z.string().min(1).max(200),
+    /** Required for `llm` agents; an `operator` agent has none (its operator answers the turns). */
+    model: z.string().min(1).max(200).optional(),
+    /** For kind `operator`: the id of the registered operator that handles this agent's turns. */
+    operator_ref: Slug.optional(),
     instructions: z.string().max(1_000_000).default(""),
     tools: z.array(ToolDecl).max(256).default([]),
     executor: Executor.default({ type: "local" }),
@@ -217,6 +220,15 @@ export const AgentDef = z
       };
       nested(def.approval, ["approval"]);
     }
+    if (def.kind === "operator" && !def.operator_ref) {
+      ctx.addIssue({ code: "custom", path: ["operator_ref"], message: "an agent of kind 'operator' names its operator in operator_ref" });
+    }
+    if (def.kind !== "operator" && def.operator_ref) {
+      ctx.addIssue({ code: "custom", path: ["operator_ref"], message: "operator_ref is only for agents of kind 'operator'" });
+    }
+    if (def.kind !== "operator" && def.model === undefined) {
+      ctx.addIssue({ code: "custom", path: ["model"], message: "required" });
+    }
     if (def.model === "scripted" && (!def.script || def.script.length === 0)) {
       ctx.addIssue({ code: "custom", path: ["script"], message: "model 'scripted' needs a non-empty script" });
     }
@@ -238,6 +250,8 @@ export const RunPlan = z.object({
   agent: Slug,
   agent_kind: AgentKind,
   model: z.string(),
+  /** Kind `operator`: the operator that answers each turn instead of a model. */
+  operator_ref: Slug.optional(),
   instructions: z.string(),
   /** Every tool name the agent may call, external ones included. */
   tools: z.array(z.string()),

@@ -5,7 +5,7 @@ import { describeZodIssues, ErrorCodes, isRetryableCode, SwitchyardError, WireEr
 describe("isRetryableCode", () => {
   it("retries only transient infrastructure failures", () => {
     const retryable = Object.keys(ErrorCodes).filter(isRetryableCode);
-    expect(retryable.sort()).toEqual(["runner_error", "unavailable"]);
+    expect(retryable.sort()).toEqual(["operator_unavailable", "runner_error", "unavailable"]);
     expect(isRetryableCode("something_else")).toBe(false);
   });
 });

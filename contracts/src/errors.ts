@@ -32,6 +32,15 @@ export const ErrorCodes = {
   /** The task record would exceed NATS max_payload (input, checkpoint or result too large). */
   task_too_large: 413,
   canceled: 409,
+  /** The runner refused the executor config (the kind's schema changed after submit). */
+  invalid_config: 422,
+  /** An `a2a` remote agent asked for input; remote input is not relayed back yet. */
+  input_required_unsupported: 422,
+  /** A remote agent (`a2a`) or an agent process (`process`) failed. */
+  remote_error: 502,
+  process_error: 502,
+  /** An operator agent's operator is not connected (retryable: the kernel retries per policy). */
+  operator_unavailable: 503,
 } as const satisfies Record<string, number>;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -45,7 +54,7 @@ export type WireError = z.infer<typeof WireError>;
 
 /** The one place that decides whether a failure may be retried when nothing else says. */
 export function isRetryableCode(code: string): boolean {
-  return code === "unavailable" || code === "runner_error";
+  return code === "unavailable" || code === "runner_error" || code === "operator_unavailable";
 }
 
 /** A local error with a code from the catalogue and an optional cause. */

@@ -6,6 +6,8 @@ export * from "./events.ts";
 export * from "./http.ts";
 export * from "./idempotency.ts";
 export * from "./messages.ts";
+export * from "./operators.ts";
 export * from "./redis.ts";
+export * from "./runner-kinds.ts";
 export * from "./subjects.ts";
 export * from "./task.ts";

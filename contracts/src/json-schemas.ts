@@ -4,6 +4,7 @@ import { AgentDef, Executor, RunPlan } from "./agent.ts";
 import { HttpError } from "./errors.ts";
 import { StoredEvent, TaskEvent } from "./events.ts";
 import { AnswerResponse, ApprovalBody, ListTasksResponse, RunnerNode, SubmitTaskBody, SubmitTaskResponse, ToolResultBody } from "./http.ts";
+import { RunnerKindInfo, RunnerKindRecord } from "./runner-kinds.ts";
 import { SUBJECT_CATALOG } from "./subjects.ts";
 import { TaskRecord, TaskView } from "./task.ts";
 
@@ -22,6 +23,8 @@ const NAMED: Record<string, z.ZodType> = {
   ApprovalBody,
   ToolResultBody,
   AnswerResponse,
+  RunnerKindRecord,
+  RunnerKindInfo,
   HttpError,
 };
 

@@ -1,7 +1,10 @@
 // Redis keys: the runner's replay cache and liveness data (DESIGN §4). Nothing here is the
 // source of truth; all of it can be rebuilt.
 export const redisKeys = {
-  /** Hash: status, run_id, node_id, started_at, last_event_at, round_count, last_tool_name, last_tool_phase, last_usage. */
+  /**
+   * Hash: status, run_id, node_id, started_at, last_event_at, round_count, last_tool_name,
+   * last_tool_phase, last_usage, runner_state (JSON reported by the runner kind).
+   */
   run: (taskId: string) => `sy:run:${taskId}`,
   /** List: the last 32 critical events (JSON), oldest first, trimmed on every push. */
   runCritical: (taskId: string) => `sy:run:${taskId}:critical`,

@@ -25,6 +25,7 @@ import {
   TaskControl,
   WorkItem,
 } from "./messages.ts";
+import { OperatorRegister, OperatorReply, OperatorTurn, OperatorUnregister } from "./operators.ts";
 
 export const STREAMS = {
   cmd: "SY_CMD",
@@ -38,6 +39,10 @@ export const BUCKETS = {
   idempotency: "sy_idem",
   /** Non-terminal tasks (key: task id → ActiveTask), watched by the kernel's reaper. */
   active: "sy_active",
+  /** Runner kinds and their config JSON Schemas (key: kind → RunnerKindRecord), written by runner nodes. */
+  runnerKinds: "sy_runner_kinds",
+  /** Registered operators (key: id → OperatorRecord); entries expire unless re-registered. */
+  operators: "sy_operators",
 } as const;
 
 /** Durable consumer names. */
@@ -78,6 +83,10 @@ export const subjects = {
   agentList: "sy.spawner.agents.list",
   agentDelete: "sy.spawner.agents.delete",
   plan: "sy.spawner.plan",
+  operatorRegister: "sy.spawner.operators.register",
+  operatorUnregister: "sy.spawner.operators.unregister",
+  /** Turns of `operator` agents, answered by the operator registered under `id`. */
+  operatorTurn: (id: string) => `sy.operator.${assertToken(id)}.turn`,
 } as const;
 
 /** Queue groups for request/reply services, so replicas share the load. */
@@ -233,6 +242,33 @@ export const SUBJECT_CATALOG: readonly SubjectEntry[] = [
     from: "gateway",
     to: "spawner",
     purpose: "delete an agent definition",
+  },
+  {
+    subject: subjects.operatorRegister,
+    kind: "request",
+    payload: OperatorRegister,
+    reply: SpawnerReply,
+    from: "an operator, gateway (WebSocket)",
+    to: "spawner",
+    purpose: "register an operator, or keep its registration alive (re-sent every few seconds)",
+  },
+  {
+    subject: subjects.operatorUnregister,
+    kind: "request",
+    payload: OperatorUnregister,
+    reply: SpawnerReply,
+    from: "an operator, gateway (WebSocket)",
+    to: "spawner",
+    purpose: "unregister an operator",
+  },
+  {
+    subject: "sy.operator.<id>.turn",
+    kind: "request",
+    payload: OperatorTurn,
+    reply: OperatorReply,
+    from: "runner-pool",
+    to: "the operator (directly, or through the gateway's WebSocket)",
+    purpose: "one turn of an operator agent",
   },
   {
     subject: subjects.plan,

@@ -54,6 +54,11 @@ export const Checkpoint = z.object({
   round: z.number().int().min(0),
   messages: z.array(ChatMessage),
   usage: Usage,
+  /**
+   * What the runner kind needs to resume without repeating work, e.g. the remote task id of
+   * an `a2a` run. Opaque to the kernel.
+   */
+  state: JsonObject.optional(),
 });
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
@@ -207,10 +212,15 @@ export const TaskView = TaskRecord.pick({
 }).extend({
   live: TaskLive.optional(),
   queue: QueueInfo.optional(),
+  /**
+   * What the runner kind reports about its run (replay cache, kept 1 h after the run), e.g. a
+   * `process` agent's `{status: "running", pid, workspace}` or an `a2a` run's remote task id.
+   */
+  runner_state: JsonObject.optional(),
 });
 export type TaskView = z.infer<typeof TaskView>;
 
-export function toTaskView(task: TaskRecord, live?: TaskLive, queue?: QueueInfo): TaskView {
+export function toTaskView(task: TaskRecord, live?: TaskLive, queue?: QueueInfo, runnerState?: JsonObject): TaskView {
   return {
     id: task.id,
     tenant: task.tenant,
@@ -231,5 +241,6 @@ export function toTaskView(task: TaskRecord, live?: TaskLive, queue?: QueueInfo)
     pending: task.pending,
     ...(live ? { live } : {}),
     ...(queue ? { queue } : {}),
+    ...(runnerState ? { runner_state: runnerState } : {}),
   };
 }

@@ -13,7 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { BUCKETS, STREAMS, subjects } from "@switchyard/contracts";
+import { BUCKETS, OPERATOR_TTL_MS, STREAMS, subjects } from "@switchyard/contracts";
 import type { BaseEnv } from "./env.ts";
 import type { Logger } from "./logger.ts";
 import { patchNatsRequests } from "./nats-request-patch.ts";
@@ -50,6 +50,8 @@ export interface Topology {
   agents: KV;
   idempotency: KV;
   active: KV;
+  runnerKinds: KV;
+  operators: KV;
 }
 
 const HOUR_NS = 3_600_000_000_000;
@@ -95,13 +97,16 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [tasks, agents, idempotency, active] = await Promise.all([
+  const [tasks, agents, idempotency, active, runnerKinds, operators] = await Promise.all([
     kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
     kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
+    kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
+    // An operator that stops re-registering (it died, its WebSocket closed) expires.
+    kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
   ]);
-  return { js, jsm, tasks, agents, idempotency, active };
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators };
 }
 
 function isNotFound(err: unknown): boolean {

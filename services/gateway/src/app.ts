@@ -2,7 +2,7 @@
 // Every refusal, down to a malformed URL or an oversized header block, is a JSON problem
 // `{error: {code, message, details?}}`; malformed requests are counted in sy_invalid_input_total.
 import type { Socket } from "node:net";
-import type { JetStreamManager } from "@nats-io/jetstream";
+import websocket from "@fastify/websocket";
 import { createMetrics, type ServiceMetrics } from "@switchyard/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type GatewayContext, tenantResolver } from "./context.ts";
@@ -13,6 +13,7 @@ import { answerRoutes } from "./routes/answers.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts";
+import { operatorRoutes } from "./routes/operators.ts";
 import { runnerRoutes } from "./routes/runners.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
@@ -21,7 +22,7 @@ const MAX_PARAM_LENGTH = 500;
 /** Problems that mean "the request itself is malformed": counted as invalid input. */
 const REJECTED_CODES = new Set(["bad_request", "invalid_agent", "payload_too_large"]);
 
-export function buildApp(ctx: GatewayContext & { jsm: JetStreamManager; metrics?: ServiceMetrics }): FastifyInstance {
+export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): FastifyInstance {
   const metrics = ctx.metrics ?? createMetrics("gateway");
 
   const respond = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
@@ -84,6 +85,8 @@ export function buildApp(ctx: GatewayContext & { jsm: JetStreamManager; metrics?
   eventRoutes(app, ctx, tenantOf);
   agentRoutes(app, ctx);
   runnerRoutes(app, ctx);
+  void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;
 }
 

@@ -1,7 +1,7 @@
 // What every route needs: connections, buckets, config, and the caller's tenant.
 
 import { Slug } from "@switchyard/contracts";
-import type { JetStreamClient, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
+import type { JetStreamClient, JetStreamManager, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
 import type { FastifyRequest } from "fastify";
 import type { GatewayEnv } from "./env.ts";
 import { HttpProblem } from "./http-errors.ts";
@@ -13,6 +13,11 @@ export interface GatewayContext {
   tasks: KV;
   agents: KV;
   idempotency: KV;
+  /** Runner kinds and their config schemas (written by runner nodes). */
+  runnerKinds: KV;
+  /** Registered operators (written by the spawner). */
+  operators: KV;
+  jsm: JetStreamManager;
   redis: Redis;
   env: GatewayEnv;
   log: Logger;

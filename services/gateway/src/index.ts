@@ -20,6 +20,8 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     tasks: topo.tasks,
     agents: topo.agents,
     idempotency: topo.idempotency,
+    runnerKinds: topo.runnerKinds,
+    operators: topo.operators,
     redis,
     env,
     log,

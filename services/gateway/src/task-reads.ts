@@ -59,7 +59,20 @@ export async function readQueueInfo(ctx: GatewayContext, task: TaskRecord): Prom
   }
 }
 
+/** The runner kind's report on the task's current (or last) run, while the replay cache keeps it. */
+export async function readRunnerState(ctx: GatewayContext, task: TaskRecord): Promise<Record<string, unknown> | undefined> {
+  if (!task.run_id) return undefined;
+  try {
+    const [runId, raw] = await ctx.redis.hmget(redisKeys.run(task.id), "run_id", "runner_state");
+    if (!raw || runId !== task.run_id) return undefined;
+    const state: unknown = JSON.parse(raw);
+    return typeof state === "object" && state !== null && !Array.isArray(state) ? (state as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function viewTask(ctx: GatewayContext, task: TaskRecord): Promise<TaskView> {
-  const [live, queue] = await Promise.all([readLive(ctx, task), readQueueInfo(ctx, task)]);
-  return toTaskView(task, live, queue);
+  const [live, queue, runnerState] = await Promise.all([readLive(ctx, task), readQueueInfo(ctx, task), readRunnerState(ctx, task)]);
+  return toTaskView(task, live, queue, runnerState);
 }

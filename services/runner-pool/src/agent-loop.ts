@@ -12,28 +12,20 @@ import {
   type RoundVerdict,
   SwitchyardError,
   type TaskInput,
-  type TaskResult,
   type Usage,
   type WireError,
 } from "@switchyard/contracts";
-import type { EventSink } from "./event-sink.ts";
+import type { RunEvents, RunOutcome } from "./kinds/kind.ts";
 import type { Model } from "./model.ts";
 import type { Tool } from "./tools.ts";
 
-export type LoopOutcome =
-  | { kind: "finished"; result: TaskResult; usage: Usage }
-  | { kind: "failed"; error: WireError; usage: Usage }
-  | { kind: "aborted"; usage: Usage }
-  /** The kernel parked the task (approval or external result needed): nothing more to report. */
-  | { kind: "parked"; usage: Usage }
-  /** The kernel ended the task (budget) or fenced this run: nothing more to report. */
-  | { kind: "stopped"; usage: Usage; message: string };
+export type LoopOutcome = RunOutcome;
 
 export interface LoopContext {
   grant: ClaimGranted;
   model: Model;
   tools: Record<string, Tool>;
-  sink: EventSink;
+  sink: RunEvents;
   signal: AbortSignal;
   /** Called after each tool round, once that round's events are durable. */
   checkpoint: (cp: Checkpoint) => Promise<void>;
@@ -168,7 +160,7 @@ async function runTool(ctx: LoopContext, name: string, args: Record<string, unkn
   }
 }
 
-async function fail(sink: EventSink, usage: Usage, error: WireError): Promise<LoopOutcome> {
+async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<LoopOutcome> {
   await sink.emit("error", error).catch(() => undefined);
   return { kind: "failed", error, usage };
 }

@@ -1,5 +1,6 @@
 // runner-pool configuration.
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import path from "node:path";
 import { z } from "zod";
 
 const kindList = z
@@ -23,6 +24,33 @@ export const RunnerEnv = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  // Modules that add runner kinds: comma-separated paths (relative to the working directory) or
+  // package names; each default-exports a runner kind (see docs/how-to-add-a-runner-kind.md).
+  RUNNER_PLUGINS: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    ),
+  // Directory under which this node keeps run workspaces (<root>/<node_id>/<kind>/<task_id>).
+  RUNNER_WORKSPACE_ROOT: z.string().min(1).default(path.join(tmpdir(), "switchyard-runs")),
+  // `process` kind: the folder of agent programs a task may name (config.program).
+  PROCESS_AGENTS_DIR: z
+    .string()
+    .min(1)
+    .default(path.resolve(import.meta.dirname, "../../../examples/process-agents")),
+  // `process` kind: how long an agent process has after SIGTERM before SIGKILL.
+  PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
+  // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
+  A2A_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  // Operator agents: how long to wait for an operator that is not connected (or left mid-turn)
+  // to come back before the attempt fails with operator_unavailable (retryable).
+  OPERATOR_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  // Operator agents: how long one turn may take (a person at a console can be slow).
+  OPERATOR_TURN_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
   // Runs this node holds at once.
   RUNNER_SLOTS: z.coerce.number().int().min(1).max(100_000).default(16),
   // Heartbeat period of the node record and the task leases in Redis.

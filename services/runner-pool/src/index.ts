@@ -1,6 +1,9 @@
 // runner-pool: a node that claims tasks of the kinds it serves and runs their agent loops.
 import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveMetrics } from "@switchyard/runtime";
 import { RunnerEnv } from "./env.ts";
+import { builtinKinds } from "./kinds/builtin.ts";
+import { modelLoopKind } from "./kinds/local.ts";
+import { loadPlugins, resolveServedKinds } from "./kinds/registry.ts";
 import { RunnerNodeService } from "./runner.ts";
 
 await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
@@ -8,7 +11,21 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
   const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("runner-pool");
-  const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log, metrics });
+  const served = [...new Set([...(env.RUNNER_SERVE_LOCAL ? ["local"] : []), ...env.RUNNER_KINDS])];
+  const loopDeps = {
+    operators: {
+      nc,
+      operators: topo.operators,
+      graceMs: env.OPERATOR_GRACE_MS,
+      turnTimeoutMs: env.OPERATOR_TURN_TIMEOUT_MS,
+      textChunkChars: env.TEXT_CHUNK_CHARS,
+      log,
+    },
+  };
+  const initializers = resolveServedKinds(served, [...builtinKinds(env, loopDeps), ...(await loadPlugins(env.RUNNER_PLUGINS))], (kind, description) =>
+    modelLoopKind(kind, description, loopDeps),
+  );
+  const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log, metrics, runnerKinds: topo.runnerKinds, initializers });
   await node.start();
   const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.registry, env.METRICS_PORT);
   return {

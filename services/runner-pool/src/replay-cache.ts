@@ -33,7 +33,7 @@ export class ReplayCache {
     this.#exec(
       this.#redis
         .multi()
-        .hdel(this.#key, "last_tool_name", "last_tool_phase")
+        .hdel(this.#key, "last_tool_name", "last_tool_phase", "runner_state")
         .hset(this.#key, { status: "running", ...fields, last_event_at: fields.started_at })
         .rpush(this.#ring, JSON.stringify(started))
         .ltrim(this.#ring, -CRITICAL_RING_SIZE, -1)
@@ -83,6 +83,16 @@ export class ReplayCache {
         .ltrim(this.#ring, -CRITICAL_RING_SIZE, -1)
         .expire(this.#ring, RUNNING_TTL_S);
     return this.#exec(p);
+  }
+
+  /** The runner kind's own view of the run (e.g. a process agent's status), shown as the task's runner_state. */
+  setRunnerState(state: Record<string, unknown>): void {
+    this.#exec(
+      this.#redis
+        .pipeline()
+        .hset(this.#key, { ...this.#identity, runner_state: JSON.stringify(state), last_event_at: new Date().toISOString() })
+        .expire(this.#key, RUNNING_TTL_S),
+    );
   }
 
   /** Marks how the run ended on this runner and lets the cache expire. */

@@ -1,6 +1,8 @@
 // A runner node: pulls work of the kinds it serves (one durable consumer per kind, shared by
 // every node of that kind), claims each task from the kernel, runs the agent loop and
 // reports. It never writes task state, retries or decides: it reports, the kernel decides.
+
+import path from "node:path";
 import { AckPolicy, type Consumer, DeliverPolicy, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
@@ -8,6 +10,7 @@ import {
   type ClaimGranted,
   ClaimReply,
   CONSUMERS,
+  describeZodIssues,
   type RoundReport,
   RoundVerdict,
   type RunnerNode,
@@ -17,16 +20,26 @@ import {
   TaskControl,
   WorkItem,
 } from "@switchyard/contracts";
-import { buildEvent, decodeJson, encodeJson, type JetStreamClient, type Logger, type Redis, requestJson, type ServiceMetrics } from "@switchyard/runtime";
+import {
+  buildEvent,
+  decodeJson,
+  encodeJson,
+  type JetStreamClient,
+  type KV,
+  type Logger,
+  type Redis,
+  requestJson,
+  type ServiceMetrics,
+} from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
-import { inputText, type LoopOutcome, runAgentLoop } from "./agent-loop.ts";
+import { inputText } from "./agent-loop.ts";
 import type { RunnerEnv } from "./env.ts";
 import { EventSink } from "./event-sink.ts";
+import type { NodeInfo, RunOutcome, StopReason } from "./kinds/kind.ts";
+import { type AnyRunnerKind, registerKinds } from "./kinds/registry.ts";
 import { Liveness } from "./liveness.ts";
-import { createModel } from "./model.ts";
 import { ReplayCache } from "./replay-cache.ts";
 import { Slots } from "./slots.ts";
-import { BUILTIN_TOOLS } from "./tools.ts";
 
 /** Work items are acked right after the claim; an unclaimed one returns after this. */
 const WORK_ACK_WAIT_NS = 10_000_000_000;
@@ -38,6 +51,8 @@ interface ActiveRun {
   releasing: boolean;
   /** Set when another run holds the lease: the run is fenced, nothing more is reported. */
   abandoned: boolean;
+  /** Why the run was stopped from outside, once it was. */
+  stopReason: StopReason | null;
   done: Promise<void>;
 }
 
@@ -48,6 +63,9 @@ export class RunnerNodeService {
   readonly #redis: Redis;
   readonly #env: RunnerEnv;
   readonly #log: Logger;
+  readonly #runnerKinds: KV;
+  /** The initializer of each kind this node serves. */
+  readonly #initializers: Map<string, AnyRunnerKind>;
   readonly kinds: string[];
   readonly slots: Slots;
   readonly liveness: Liveness;
@@ -59,14 +77,26 @@ export class RunnerNodeService {
   #lastBeat = this.#startedAt;
   stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
 
-  constructor(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; redis: Redis; env: RunnerEnv; log: Logger; metrics: ServiceMetrics }) {
+  constructor(deps: {
+    nc: NatsConnection;
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+    redis: Redis;
+    env: RunnerEnv;
+    log: Logger;
+    metrics: ServiceMetrics;
+    runnerKinds: KV;
+    initializers: Map<string, AnyRunnerKind>;
+  }) {
     this.#nc = deps.nc;
     this.#js = deps.js;
     this.#jsm = deps.jsm;
     this.#redis = deps.redis;
     this.#env = deps.env;
     this.#log = deps.log.child({ node_id: deps.env.NODE_ID });
-    this.kinds = [...new Set([...(deps.env.RUNNER_SERVE_LOCAL ? ["local"] : []), ...deps.env.RUNNER_KINDS])];
+    this.#runnerKinds = deps.runnerKinds;
+    this.#initializers = deps.initializers;
+    this.kinds = [...deps.initializers.keys()];
     if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
     this.metrics = deps.metrics;
     this.slots = new Slots(deps.env.RUNNER_SLOTS);
@@ -100,9 +130,12 @@ export class RunnerNodeService {
       const active = this.#active.get(taskId);
       if (active?.grant.run_id !== runId) return;
       active.abandoned = true;
+      active.stopReason ??= "abandoned";
       this.#log.warn({ task_id: taskId, run_id: runId }, "run abandoned: lease lost (the kernel gave the task to another run)");
       active.abort.abort(new Error("lease lost"));
     };
+    for (const init of this.#initializers.values()) await init.onNodeStart?.(this.#nodeInfo(init.kind));
+    await registerKinds(this.#runnerKinds, this.#initializers.values(), this.#env.NODE_ID, this.#log);
     for (const kind of this.kinds) await this.#ensureWorkConsumer(kind);
     this.liveness.start();
     for (const kind of this.kinds) this.#fetchLoops.push(this.#fetchLoop(kind));
@@ -200,7 +233,7 @@ export class RunnerNodeService {
     const log = this.#log.child({ task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt });
     const abort = new AbortController();
     let resolveDone!: () => void;
-    const active: ActiveRun = { grant, abort, releasing: false, abandoned: false, done: new Promise((r) => (resolveDone = r)) };
+    const active: ActiveRun = { grant, abort, releasing: false, abandoned: false, stopReason: null, done: new Promise((r) => (resolveDone = r)) };
     this.#active.set(grant.task_id, active);
 
     const control = this.#nc.subscribe(subjects.taskControl(grant.task_id), {
@@ -208,6 +241,8 @@ export class RunnerNodeService {
         const ctl = decodeJson(TaskControl, msg.data);
         if (ctl.ok && (ctl.value.run_id === null || ctl.value.run_id === grant.run_id)) {
           log.info({ reason: ctl.value.reason }, "abort requested");
+          // The kernel fences a lost run with an abort too: that run's task lives on elsewhere.
+          active.stopReason ??= ctl.value.reason.startsWith("run fenced") ? "abandoned" : "canceled";
           abort.abort(new Error(ctl.value.reason));
         }
       },
@@ -223,26 +258,56 @@ export class RunnerNodeService {
       { ...buildEvent(target, grant.run_id, grant.attempt, "status", { status: "running", attempt: grant.attempt }), ts: startedAt },
     );
 
-    let outcome: LoopOutcome;
+    let outcome: RunOutcome;
+    const kind = grant.plan.runner_kind;
+    const init = this.#initializers.get(kind);
+    // Usage stays cumulative across attempts and resumes: a run that does nothing reports what it was given.
+    const noUsage = grant.usage;
+    const config = grant.plan.executor.type === "remote" ? grant.plan.executor.runner.config : {};
+    const parsed = init?.configSchema.safeParse(config);
     try {
-      const model = createModel(grant.plan, inputText(grant.input), { textChunkChars: this.#env.TEXT_CHUNK_CHARS });
-      outcome = await runAgentLoop({
-        grant,
-        model,
-        tools: BUILTIN_TOOLS,
-        sink,
-        signal: abort.signal,
-        checkpoint: async (cp: Checkpoint) => {
-          await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}`);
-        },
-        checkRound: (report) => this.#checkRound(grant, report, abort.signal),
-      });
+      if (!init || !parsed) {
+        outcome = {
+          kind: "failed",
+          error: { code: "runner_error", message: `this node has no initializer for kind '${kind}'`, retryable: true },
+          usage: noUsage,
+        };
+      } else if (!parsed.success) {
+        const issues = describeZodIssues(parsed.error);
+        const error = {
+          code: "invalid_config",
+          message: `invalid config for runner kind '${kind}': ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+          retryable: false,
+          details: issues,
+        };
+        await sink.emit("error", error).catch(() => undefined);
+        outcome = { kind: "failed", error, usage: noUsage };
+      } else {
+        outcome = await init.run({
+          grant,
+          config: parsed.data,
+          inputText: inputText(grant.input),
+          events: sink,
+          checkpoint: async (cp: Checkpoint) => {
+            await sink.flush();
+            await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}${cp.state ? `:${stateKey(cp.state)}` : ""}`);
+          },
+          checkRound: (report) => this.#checkRound(grant, report, abort.signal),
+          setState: (state) => cache.setRunnerState(state),
+          signal: abort.signal,
+          stopReason: () => active.stopReason,
+          node: this.#nodeInfo(kind),
+          log: log.child({ kind }),
+          textChunkChars: this.#env.TEXT_CHUNK_CHARS,
+        });
+      }
     } catch (err) {
       outcome = {
         kind: "failed",
-        error: { code: "model_error", message: (err as Error).message, retryable: false },
-        usage: grant.usage,
+        error: err instanceof SwitchyardError ? err.toWire() : { code: "runner_error", message: (err as Error).message, retryable: true },
+        usage: noUsage,
       };
+      if (abort.signal.aborted) outcome = { kind: "aborted", usage: noUsage };
     }
 
     try {
@@ -339,6 +404,10 @@ export class RunnerNodeService {
     }
   }
 
+  #nodeInfo(kind: string): NodeInfo {
+    return { id: this.#env.NODE_ID, workspaceRoot: path.join(this.#env.RUNNER_WORKSPACE_ROOT, this.#env.NODE_ID, kind), log: this.#log.child({ kind }) };
+  }
+
   get activeRuns(): number {
     return this.#active.size;
   }
@@ -351,10 +420,18 @@ export class RunnerNodeService {
     await Promise.race([Promise.all([...this.#active.values()].map((a) => a.done)), sleep(this.#env.DRAIN_TIMEOUT_MS)]);
     for (const a of this.#active.values()) {
       a.releasing = true;
+      a.stopReason ??= "released";
       a.abort.abort(new Error("runner draining"));
     }
     await Promise.all([...this.#active.values()].map((a) => a.done));
     await Promise.race([Promise.all(this.#fetchLoops), sleep(3000)]);
     await this.liveness.stop(this.#env.NODE_ID);
   }
+}
+
+/** A short, stable tag of a checkpoint's state, so checkpoints of the same round with new state are not deduplicated away. */
+function stateKey(state: Record<string, unknown>): string {
+  let h = 0;
+  for (const ch of JSON.stringify(state)) h = (Math.imul(h, 31) + ch.charCodeAt(0)) | 0;
+  return (h >>> 0).toString(36);
 }

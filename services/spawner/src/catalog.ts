@@ -1,7 +1,7 @@
 // The agent catalog in KV `sy_agents`: validated definitions keyed by name.
 
-import { AgentDef, describeZodIssues, SwitchyardError } from "@switchyard/contracts";
-import type { KV } from "@switchyard/runtime";
+import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError, subjects } from "@switchyard/contracts";
+import { type KV, readRunnerKind } from "@switchyard/runtime";
 import { Ajv } from "ajv";
 
 /** Compiles the JSON Schemas of external tools, so a broken one is refused at PUT, not at answer time. */
@@ -9,15 +9,51 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 
 export class AgentCatalog {
   readonly #kv: KV;
-  constructor(kv: KV) {
+  readonly #runnerKinds: KV | undefined;
+  readonly #operators: KV | undefined;
+  /**
+   * `runnerKinds`: when given, a remote default executor's config is checked against its kind's
+   * schema. `operators`: when given, an operator agent's operator must be registered.
+   */
+  constructor(kv: KV, runnerKinds?: KV, operators?: KV) {
     this.#kv = kv;
+    this.#runnerKinds = runnerKinds;
+    this.#operators = operators;
   }
 
   /** Validates and stores a definition. The name in the path wins over a missing body name. */
   async put(name: string, raw: unknown): Promise<AgentDef> {
     const def = validateAgentDef(name, raw);
+    await this.#checkExecutorConfig(def);
+    await this.#checkOperator(def);
     await this.#kv.put(name, JSON.stringify(def));
     return def;
+  }
+
+  /** A kind nobody registered accepts any config (its tasks wait for a node); a registered one is checked. */
+  async #checkExecutorConfig(def: AgentDef): Promise<void> {
+    if (def.executor.type !== "remote" || !this.#runnerKinds) return;
+    const record = await readRunnerKind(this.#runnerKinds, def.executor.runner.kind);
+    if (!record) return;
+    const issues = checkRunnerConfig(record, def.executor.runner.config);
+    if (issues.length === 0) return;
+    throw new SwitchyardError(
+      "invalid_agent",
+      `invalid agent definition: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")} (runner kind '${record.kind}')`,
+      { details: issues },
+    );
+  }
+
+  /** An operator agent names an operator that is registered now. */
+  async #checkOperator(def: AgentDef): Promise<void> {
+    if (def.kind !== "operator" || !this.#operators || !def.operator_ref) return;
+    const entry = await this.#operators.get(def.operator_ref);
+    if (entry?.operation === "PUT") return;
+    throw new SwitchyardError(
+      "invalid_agent",
+      `invalid agent definition: operator_ref: no operator '${def.operator_ref}' is registered (connect it over the WebSocket /v1/operators/${def.operator_ref}/connect or register it on ${subjects.operatorRegister} first)`,
+      { details: [{ path: "operator_ref", message: `no operator '${def.operator_ref}' is registered` }] },
+    );
   }
 
   async get(name: string): Promise<AgentDef | null> {

@@ -4,6 +4,9 @@ import {
   AgentListRequest,
   AgentNameRequest,
   AgentPutRequest,
+  type OperatorRecord,
+  OperatorRegister,
+  OperatorUnregister,
   PlanRequest,
   QUEUE_GROUPS,
   type SpawnerReply,
@@ -25,7 +28,7 @@ function errorReply(err: unknown): SpawnerReply {
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
   const topo = await ensureTopology(nc, env);
-  const catalog = new AgentCatalog(topo.agents);
+  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators);
   const metrics = createMetrics("spawner");
 
   if (env.AGENTS_DIR) {
@@ -53,6 +56,38 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
     serve(subjects.agentDelete, AgentNameRequest, async (req) =>
       (await catalog.delete(req.name)) ? { deleted: req.name } : Promise.reject(notFound(req.name)),
     ),
+    // Operators: a registration is renewed by sending it again; it expires after OPERATOR_TTL_MS.
+    serve(subjects.operatorRegister, OperatorRegister, async (req) => {
+      const now = new Date().toISOString();
+      const existing = await topo.operators.get(req.id);
+      const since = existing?.operation === "PUT" ? (existing.json() as OperatorRecord).registered_at : now;
+      const record: OperatorRecord = {
+        v: 1,
+        id: req.id,
+        description: req.description,
+        via: req.via,
+        ...(req.session ? { session: req.session } : {}),
+        registered_at: since,
+        last_seen: now,
+      };
+      await topo.operators.put(req.id, JSON.stringify(record));
+      if (existing?.operation !== "PUT") log.info({ operator: req.id, via: req.via }, "operator registered");
+      return record;
+    }),
+    serve(subjects.operatorUnregister, OperatorUnregister, async (req) => {
+      const existing = await topo.operators.get(req.id);
+      if (existing?.operation !== "PUT") return { unregistered: null };
+      // A connection that closed late must not remove the registration of the one that replaced
+      // it: the delete applies only to the revision that carries this session.
+      if (req.session && (existing.json() as OperatorRecord).session !== req.session) return { unregistered: null };
+      try {
+        await topo.operators.delete(req.id, { previousSeq: existing.revision });
+      } catch {
+        return { unregistered: null }; // re-registered meanwhile
+      }
+      log.info({ operator: req.id }, "operator unregistered");
+      return { unregistered: req.id };
+    }),
     serve(subjects.plan, PlanRequest, async (req) => {
       const def = await catalog.get(req.agent);
       if (!def) throw notFound(req.agent);

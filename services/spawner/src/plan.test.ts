@@ -40,6 +40,10 @@ describe("compileRunPlan", () => {
     expect(other.runner_kind).toBe("arm");
   });
 
+  it("compiles an operator agent: no model, the operator's id in the plan", () => {
+    const plan = compileRunPlan(AgentDef.parse({ name: "desk", kind: "operator", operator_ref: "alice", tools: ["echo"] }));
+    expect(plan).toMatchObject({ agent_kind: "operator", model: "operator", operator_ref: "alice", tools: ["echo"], runner_kind: "local" });
+  });
   it("leaves script out for agents without one", () => {
     const plan = compileRunPlan(AgentDef.parse({ name: "w", model: "gpt-x" }));
     expect(Object.hasOwn(plan, "script")).toBe(false);
@@ -47,8 +51,9 @@ describe("compileRunPlan", () => {
   });
 
   it("refuses an agent kind with no factory", () => {
-    const operator = AgentDef.parse({ name: "op", kind: "operator", model: "gpt-x" });
-    expect(isKnownAgentKind("operator")).toBe(false);
+    const operator = AgentDef.parse({ name: "op", kind: "telepathy", model: "gpt-x" });
+    expect(isKnownAgentKind("telepathy")).toBe(false);
+    expect(isKnownAgentKind("operator")).toBe(true);
     expect(isKnownAgentKind("llm")).toBe(true);
     let caught: unknown;
     try {
@@ -58,7 +63,7 @@ describe("compileRunPlan", () => {
     }
     expect(caught).toBeInstanceOf(SwitchyardError);
     expect((caught as SwitchyardError).code).toBe("invalid_agent");
-    expect((caught as SwitchyardError).message).toBe("agent kind 'operator' has no factory on this spawner");
+    expect((caught as SwitchyardError).message).toBe("agent kind 'telepathy' has no factory on this spawner");
   });
 
   it("does not report inherited object keys as known kinds", () => {

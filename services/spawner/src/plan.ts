@@ -1,13 +1,17 @@
 // Compiles an agent definition into the run plan a runner executes for one task.
 import { type AgentDef, type Executor, type RunPlan, runnerKindOf, SwitchyardError } from "@switchyard/contracts";
 
-/** Agent kinds the spawner can compile today; `operator` and others arrive with their factories. */
+/**
+ * The agent-kind registry: one factory per kind, compiling a definition into a run plan.
+ * `llm` runs the model loop; `operator` runs the same loop with a registered operator
+ * answering each turn instead of a model (docs/how-to-add-an-agent-kind.md).
+ */
 const COMPILERS: Record<string, (def: AgentDef, executor: Executor) => RunPlan> = {
   llm: (def, executor) => ({
     v: 1,
     agent: def.name,
     agent_kind: def.kind,
-    model: def.model,
+    model: def.model ?? "",
     instructions: def.instructions,
     tools: def.tools.map((t) => (typeof t === "string" ? t : t.name)),
     external_tools: def.tools.filter((t) => typeof t !== "string"),
@@ -17,6 +21,21 @@ const COMPILERS: Record<string, (def: AgentDef, executor: Executor) => RunPlan> 
     retry: def.retry,
     approval: def.approval,
     ...(def.script ? { script: def.script } : {}),
+  }),
+  operator: (def, executor) => ({
+    v: 1,
+    agent: def.name,
+    agent_kind: def.kind,
+    model: "operator",
+    ...(def.operator_ref ? { operator_ref: def.operator_ref } : {}),
+    instructions: def.instructions,
+    tools: def.tools.map((t) => (typeof t === "string" ? t : t.name)),
+    external_tools: def.tools.filter((t) => typeof t !== "string"),
+    executor,
+    runner_kind: runnerKindOf(executor),
+    limits: def.limits,
+    retry: def.retry,
+    approval: def.approval,
   }),
 };
 

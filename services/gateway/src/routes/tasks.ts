@@ -3,6 +3,8 @@
 import {
   AgentDef,
   type CancelTask,
+  checkRunnerConfig,
+  Executor,
   idempotencyRecordKey,
   isTerminal,
   ListTasksQuery,
@@ -15,7 +17,7 @@ import {
   submitMsgId,
   TaskRecord,
 } from "@switchyard/contracts";
-import { encodeJson, newTaskId } from "@switchyard/runtime";
+import { encodeJson, newTaskId, readRunnerKind } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
@@ -51,6 +53,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
         throw new HttpProblem("bad_request", `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
       }
     }
+    await checkExecutorConfig(ctx, body.executor ?? agentExecutor(agent.json()));
 
     const id = newTaskId();
     const confirmation = ctx.submitWaiter.expect(id, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
@@ -132,6 +135,29 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     await ctx.js.publish(subjects.cancel, encodeJson(cmd), { msgID: `cancel:${task.id}` });
     return reply.code(202).send({ id: task.id, status: task.status, cancel_requested: true });
   });
+}
+
+/** The agent's default executor as stored in the catalog (the spawner validated it). */
+function agentExecutor(def: unknown): Executor | undefined {
+  const parsed = Executor.safeParse((def as { executor?: unknown } | null)?.executor);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * A remote executor's config must match the schema its kind registered (400 naming the
+ * field). A kind nobody registered is accepted: the task waits until a node serves it.
+ */
+async function checkExecutorConfig(ctx: GatewayContext, executor: Executor | undefined): Promise<void> {
+  if (executor?.type !== "remote") return;
+  const record = await readRunnerKind(ctx.runnerKinds, executor.runner.kind);
+  if (!record) return;
+  const issues = checkRunnerConfig(record, executor.runner.config);
+  if (issues.length === 0) return;
+  const summary = issues
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join("; ");
+  throw new HttpProblem("bad_request", `invalid config for runner kind '${record.kind}': ${summary}`, issues);
 }
 
 function submitted(t: { id: string; status: SubmitTaskResponse["status"]; agent: string }, duplicate: boolean): SubmitTaskResponse {
