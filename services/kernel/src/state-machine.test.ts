@@ -1,40 +1,12 @@
 import type { TaskRecord, TaskStatus } from "@switchyard/contracts";
 import { describe, expect, it } from "vitest";
 import { IllegalTransitionError, transition } from "./state-machine.ts";
+import { T0, taskRecord } from "./test-fixtures.ts";
 
-const T0 = "2025-01-01T00:00:00.000Z";
 const NOW = "2025-01-01T00:01:00.000Z";
 
 function task(status: TaskStatus, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    v: 1,
-    id: "01a201a7-9eed-72ff-9d64-122373e39111",
-    tenant: "acme",
-    agent: "hello",
-    input: "hi",
-    executor: { type: "local" },
-    runner_kind: "local",
-    status,
-    attempt: 1,
-    run_id: null,
-    node_id: null,
-    created_at: T0,
-    updated_at: T0,
-    started_at: null,
-    finished_at: null,
-    result: null,
-    error: null,
-    usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-    metadata: {},
-    idempotency_key: null,
-    plan: null,
-    checkpoint: null,
-    not_before: null,
-    pending: null,
-    answered: [],
-    resumes: 0,
-    ...overrides,
-  };
+  return taskRecord(status, overrides);
 }
 
 describe("transition", () => {

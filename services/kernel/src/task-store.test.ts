@@ -4,40 +4,12 @@ import { type NatsServer, startNats } from "@switchyard/devkit";
 import { connectNats, createLogger, ensureTopology, type NatsConnection, newTaskId, type Topology } from "@switchyard/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TaskStore } from "./task-store.ts";
+import { T0, taskRecord } from "./test-fixtures.ts";
 
 const log = createLogger("task-store-test", { level: "silent", format: "json" });
-const T0 = "2025-01-01T00:00:00.000Z";
 
 function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    v: 1,
-    id: newTaskId(),
-    tenant: "acme",
-    agent: "hello",
-    input: "hi",
-    executor: { type: "local" },
-    runner_kind: "local",
-    status: "running",
-    attempt: 1,
-    run_id: "run-1",
-    node_id: "node-a",
-    created_at: T0,
-    updated_at: T0,
-    started_at: T0,
-    finished_at: null,
-    result: null,
-    error: null,
-    usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-    metadata: {},
-    idempotency_key: null,
-    plan: null,
-    checkpoint: null,
-    not_before: null,
-    pending: null,
-    answered: [],
-    resumes: 0,
-    ...overrides,
-  };
+  return taskRecord("running", { id: newTaskId(), run_id: "run-1", node_id: "node-a", started_at: T0, ...overrides });
 }
 const checkpoint = (chars: number) => ({
   round: 3,

@@ -7,37 +7,26 @@ import { type AgentDef, type Executor, type RunPlan, runnerKindOf, SwitchyardErr
  * answering each turn instead of a model (docs/how-to-add-an-agent-kind.md).
  */
 const COMPILERS: Record<string, (def: AgentDef, executor: Executor) => RunPlan> = {
-  llm: (def, executor) => ({
-    v: 1,
-    agent: def.name,
-    agent_kind: def.kind,
-    model: def.model ?? "",
-    instructions: def.instructions,
-    tools: def.tools.map((t) => (typeof t === "string" ? t : t.name)),
-    external_tools: def.tools.filter((t) => typeof t !== "string"),
-    executor,
-    runner_kind: runnerKindOf(executor),
-    limits: def.limits,
-    retry: def.retry,
-    approval: def.approval,
-    ...(def.script ? { script: def.script } : {}),
-  }),
-  operator: (def, executor) => ({
-    v: 1,
-    agent: def.name,
-    agent_kind: def.kind,
-    model: "operator",
-    ...(def.operator_ref ? { operator_ref: def.operator_ref } : {}),
-    instructions: def.instructions,
-    tools: def.tools.map((t) => (typeof t === "string" ? t : t.name)),
-    external_tools: def.tools.filter((t) => typeof t !== "string"),
-    executor,
-    runner_kind: runnerKindOf(executor),
-    limits: def.limits,
-    retry: def.retry,
-    approval: def.approval,
-  }),
+  llm: (def, executor) => ({ ...commonPlan(def, executor), model: def.model ?? "", ...(def.script ? { script: def.script } : {}) }),
+  operator: (def, executor) => ({ ...commonPlan(def, executor), model: "operator", ...(def.operator_ref ? { operator_ref: def.operator_ref } : {}) }),
 };
+
+/** What every kind's plan carries: identity, tools (external ones split out), executor, limits, policies. */
+function commonPlan(def: AgentDef, executor: Executor): Omit<RunPlan, "model"> {
+  return {
+    v: 1,
+    agent: def.name,
+    agent_kind: def.kind,
+    instructions: def.instructions,
+    tools: def.tools.map((t) => (typeof t === "string" ? t : t.name)),
+    external_tools: def.tools.filter((t) => typeof t !== "string"),
+    executor,
+    runner_kind: runnerKindOf(executor),
+    limits: def.limits,
+    retry: def.retry,
+    approval: def.approval,
+  };
+}
 
 export function isKnownAgentKind(kind: string): boolean {
   return Object.hasOwn(COMPILERS, kind);
