@@ -314,34 +314,40 @@ export class Kernel {
   async round(req: RoundReport): Promise<RoundVerdict> {
     const now = new Date().toISOString();
     let verdict = { v: 1, verdict: "proceed" } as RoundVerdict;
-    const res = await this.#d.store.mutate(req.task_id, (t) => {
-      verdict = { v: 1, verdict: "proceed" };
-      if (t.run_id !== req.run_id || t.attempt !== req.attempt) {
-        verdict = { v: 1, verdict: "stop", reason: "fenced", message: `run ${req.run_id} is not the task's current run` };
-        return null;
-      }
-      if (t.status === "input_required" && t.pending?.run_id === req.run_id && t.pending.round === req.round) {
-        verdict = { v: 1, verdict: "park", waiting: unanswered(t.pending).map((c) => c.call_id) };
-        return null;
-      }
-      if (t.status !== "running") {
-        verdict = { v: 1, verdict: "stop", reason: isTerminal(t.status) ? "terminal" : "fenced", message: `task is ${t.status}` };
-        return null;
-      }
-      const over = budgetExceeded(t, req, Date.now());
-      if (over) {
-        verdict = { v: 1, verdict: "stop", reason: "budget_exceeded", message: over.message };
-        return transition(t, "failed", { error: over, usage: req.usage, ...settlePending(t, null) });
-      }
-      if (req.calls.length === 0 || !t.plan) return null;
-      const plan = t.plan;
-      const calls: PendingCall[] = req.calls.map((c) => this.#classifyCall(plan, c, now));
-      const waiting = calls.filter((c) => c.kind !== "run");
-      if (waiting.length === 0) return null;
-      verdict = { v: 1, verdict: "park", waiting: waiting.map((c) => c.call_id) };
-      const pending: PendingRound = { round: req.round, run_id: req.run_id, attempt: req.attempt, parked_at: now, calls };
-      return transition(t, "input_required", { pending, checkpoint: req.checkpoint ?? t.checkpoint, usage: req.usage, node_id: null });
-    });
+    const res = await this.#d.store.mutate(
+      req.task_id,
+      (t) => {
+        verdict = { v: 1, verdict: "proceed" };
+        if (t.run_id !== req.run_id || t.attempt !== req.attempt) {
+          verdict = { v: 1, verdict: "stop", reason: "fenced", message: `run ${req.run_id} is not the task's current run` };
+          return null;
+        }
+        if (t.status === "input_required" && t.pending?.run_id === req.run_id && t.pending.round === req.round) {
+          verdict = { v: 1, verdict: "park", waiting: unanswered(t.pending).map((c) => c.call_id) };
+          return null;
+        }
+        if (t.status !== "running") {
+          verdict = { v: 1, verdict: "stop", reason: isTerminal(t.status) ? "terminal" : "fenced", message: `task is ${t.status}` };
+          return null;
+        }
+        const over = budgetExceeded(t, req, Date.now());
+        if (over) {
+          verdict = { v: 1, verdict: "stop", reason: "budget_exceeded", message: over.message };
+          return transition(t, "failed", { error: over, usage: req.usage, ...settlePending(t, null) });
+        }
+        if (req.calls.length === 0 || !t.plan) return null;
+        const plan = t.plan;
+        const calls: PendingCall[] = req.calls.map((c) => this.#classifyCall(plan, c, now));
+        const waiting = calls.filter((c) => c.kind !== "run");
+        if (waiting.length === 0) return null;
+        verdict = { v: 1, verdict: "park", waiting: waiting.map((c) => c.call_id) };
+        const pending: PendingRound = { round: req.round, run_id: req.run_id, attempt: req.attempt, parked_at: now, calls };
+        return transition(t, "input_required", { pending, checkpoint: req.checkpoint ?? t.checkpoint, usage: req.usage, node_id: null });
+      },
+      // The common verdict, "proceed" on a running task, needs no read of the store; any other
+      // verdict reached on this kernel's copy is checked against the store first.
+      { noChangeOnCopy: () => verdict.verdict === "proceed" },
+    );
     if (!res) return { v: 1, verdict: "stop", reason: "fenced", message: "no such task" };
     const t = res.after;
     verdict = verdict as RoundVerdict;

@@ -73,6 +73,23 @@ describe("TaskStore", () => {
     expect((await b.get(u.id))?.task).toMatchObject({ run_id: "run-b", usage: { total_tokens: 7 }, checkpoint: { round: 3 } });
   });
 
+  it("takes a no-change decision on its own copy only when the caller says that is harmless", async () => {
+    const a = new TaskStore(topo.tasks);
+    const b = new TaskStore(topo.tasks);
+    const t = task();
+    await a.create(t);
+    await b.mutate(t.id, (cur) => ({ ...cur, status: "canceled", finished_at: T0 }));
+    const seen: string[] = [];
+    const decide = (cur: TaskRecord) => {
+      seen.push(cur.status);
+      return null;
+    };
+    await a.mutate(t.id, decide, { noChangeOnCopy: () => true });
+    expect(seen, "accepted on the copy: no read").toEqual(["running"]);
+    await a.mutate(t.id, decide, { noChangeOnCopy: () => false });
+    expect(seen, "refused on the copy: decided again on the store").toEqual(["running", "running", "canceled"]);
+  });
+
   it("fails a task whose record NATS would refuse with task_too_large, instead of retrying the write forever", async () => {
     const store = new TaskStore(topo.tasks, { maxBytes: 16 * 1024 });
     const t = task();

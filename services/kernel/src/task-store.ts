@@ -54,15 +54,24 @@ export class TaskStore {
    * Reads the task, lets `decide` return the next record (or null for no change), and
    * writes it only if nobody wrote in between; on a conflict it starts over.
    * Returns null when the task does not exist.
+   *
+   * `noChangeOnCopy`: asked after a "no change" decided on the copy this kernel wrote last;
+   * true accepts it without reading the store. Only for decisions that a copy another replica
+   * has since changed cannot make harmful (a round check's "proceed": a canceled or re-run
+   * task's old run goes on until its abort arrives, and its reports are fenced anyway).
    */
-  async mutate(id: string, decide: (task: TaskRecord) => Mutation): Promise<{ before: TaskRecord; after: TaskRecord; changed: boolean } | null> {
+  async mutate(
+    id: string,
+    decide: (task: TaskRecord) => Mutation,
+    opts: { noChangeOnCopy?: () => boolean } = {},
+  ): Promise<{ before: TaskRecord; after: TaskRecord; changed: boolean } | null> {
     let cached = this.#recent.get(id);
     for (let i = 0; i < this.#maxConflicts; i++) {
       const current = cached ?? (await this.get(id));
       if (!current) return null;
       const decided = decide(current.task);
       if (decided === null) {
-        if (cached) {
+        if (cached && !opts.noChangeOnCopy?.()) {
           cached = undefined; // decide again on what is stored, not on our last write
           continue;
         }
