@@ -288,7 +288,7 @@ describe("round checks (sy.kernel.round)", () => {
     await Promise.all(liveKernels().map((k) => k.stop()));
     const downAt = Date.now();
     // Proof that the runner really asked while no kernel ran.
-    await runner.waitForLog((l) => l.msg === "round check got no answer; retrying" && l.task_id === id, 15_000);
+    await runner.waitForLog((l) => l.msg === "kernel unreachable; retrying" && String(l.what).startsWith("round") && l.task_id === id, 15_000);
     const k = await startKernel("kernel-r");
     const upAt = Date.now();
     const events = await untilTerminal(G, id, stream, 30_000);

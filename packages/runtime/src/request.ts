@@ -7,13 +7,14 @@ import { decodeJson, encodeJson } from "./codec.ts";
 export async function requestJson<S extends z.ZodType>(
   nc: NatsConnection,
   subject: string,
+  /** The request body: encoded as JSON, or sent as is when already encoded. */
   payload: unknown,
   replySchema: S,
   timeoutMs = 5000,
 ): Promise<z.infer<S>> {
   let msg: Awaited<ReturnType<NatsConnection["request"]>>;
   try {
-    msg = await nc.request(subject, encodeJson(payload), { timeout: timeoutMs });
+    msg = await nc.request(subject, payload instanceof Uint8Array ? payload : encodeJson(payload), { timeout: timeoutMs });
   } catch (err) {
     throw new SwitchyardError("unavailable", `no answer on ${subject}: ${(err as Error).message}`, { cause: err });
   }

@@ -17,7 +17,7 @@ import {
 } from "@switchyard/contracts";
 import type { RunEvents, RunOutcome } from "./kinds/kind.ts";
 import type { Model } from "./model.ts";
-import type { Tool } from "./tools.ts";
+import { runTool, type Tool, type ToolOutcome } from "./tools.ts";
 
 export type LoopOutcome = RunOutcome;
 
@@ -48,8 +48,6 @@ function initialMessages(grant: ClaimGranted): ChatMessage[] {
 }
 
 const tokens = (chars: number) => Math.ceil(chars / 4);
-
-type ToolOutcome = { result: unknown } | { error: WireError };
 
 export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
   const { grant, sink, signal } = ctx;
@@ -98,6 +96,7 @@ export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
       await sink.emit("message", { round, role: "assistant", content: text });
       await sink.emit("usage", usage);
 
+      const mayPark = grant.plan.approval.policy !== "never" || grant.plan.external_tools.length > 0;
       const calls = asked.map((c, i) => ({ call_id: `call_${round}_${i + 1}`, tool: c.name, args: c.args }));
       for (const c of calls) {
         const external = grant.plan.external_tools.some((x) => x.name === c.tool);
@@ -109,17 +108,22 @@ export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
         round,
         usage,
         calls,
-        checkpoint: calls.length > 0 ? { round: completedRounds, messages: [...messages], usage } : null,
+        // The checkpoint to park at: only the kernel's park uses it, and a plan with no approval
+        // policy and no external tools never parks, so it does not ship the conversation.
+        checkpoint: calls.length > 0 && mayPark ? { round: completedRounds, messages: [...messages], usage } : null,
       });
       if (verdict.verdict === "park") return { kind: "parked", usage };
       if (verdict.verdict === "stop") return { kind: "stopped", usage, message: verdict.message };
+      // An abort that landed while the kernel was deciding: no tool may start after it.
+      if (signal.aborted) return { kind: "aborted", usage };
 
       if (calls.length === 0) {
         await sink.emit("step.finish", { round });
         return { kind: "finished", result: { text }, usage };
       }
       for (const call of calls) {
-        const outcome = await runTool(ctx, call.tool, call.args);
+        if (signal.aborted) return { kind: "aborted", usage };
+        const outcome = await runTool(ctx.tools, grant.plan.tools, call.tool, call.args, signal);
         if (signal.aborted) return { kind: "aborted", usage };
         await sink.emit("tool.result", { round, call_id: call.call_id, tool: call.tool, ...outcome });
         messages.push({ role: "tool", content: JSON.stringify({ call_id: call.call_id, tool: call.tool, ...outcome }) });
@@ -140,24 +144,13 @@ export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
 /** A call of a resumed round: run it (no approval needed, or approved), or report its answer. */
 async function resolveParkedCall(ctx: LoopContext, call: PendingCall): Promise<ToolOutcome> {
   const a = call.answer;
-  if (call.kind === "run" || (a?.type === "approval" && a.decision === "approve")) return runTool(ctx, call.tool, call.args);
+  if (call.kind === "run" || (a?.type === "approval" && a.decision === "approve"))
+    return runTool(ctx.tools, ctx.grant.plan.tools, call.tool, call.args, ctx.signal);
   if (a?.type === "approval") return { result: { rejected: true, reason: a.reason ?? "rejected" } };
   if (a?.type === "tool_result") return { result: a.result };
   if (a?.type === "tool_error") return { error: { code: a.error.code, message: a.error.message, retryable: false } };
   // The kernel resumes only when every call is answered; this would be its bug.
   throw new SwitchyardError("runner_error", `call ${call.call_id} was resumed without an answer`, { retryable: false });
-}
-
-async function runTool(ctx: LoopContext, name: string, args: Record<string, unknown>): Promise<ToolOutcome> {
-  const tool = ctx.grant.plan.tools.includes(name) ? ctx.tools[name] : undefined;
-  if (!tool) return { error: { code: "tool_error", message: `tool '${name}' is not available to this agent`, retryable: false } };
-  try {
-    return { result: await tool(args, ctx.signal) };
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const e = err instanceof SwitchyardError ? err.toWire() : { code: "tool_error", message: (err as Error)?.message ?? String(err), retryable: false };
-    return { error: e };
-  }
 }
 
 async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<LoopOutcome> {

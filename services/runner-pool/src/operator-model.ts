@@ -119,15 +119,18 @@ export class OperatorModel implements Model {
         throw err;
       },
     );
+    let onAbort = () => undefined as void;
     try {
       const aborted = new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        signal.addEventListener("abort", onAbort, { once: true });
       });
       return await Promise.race([asked, gone, aborted]);
     } finally {
       watch.abort();
       signal.removeEventListener("abort", stopWatch);
+      signal.removeEventListener("abort", onAbort);
       asked.catch(() => undefined);
     }
   }

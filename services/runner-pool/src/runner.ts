@@ -259,6 +259,8 @@ export class RunnerNodeService {
     );
 
     let outcome: RunOutcome;
+    // Numbers this run's checkpoints: each is a distinct report (Nats-Msg-Id), retries of one are not.
+    let checkpoints = 0;
     const kind = grant.plan.runner_kind;
     const init = this.#initializers.get(kind);
     // Usage stays cumulative across attempts and resumes: a run that does nothing reports what it was given.
@@ -290,7 +292,7 @@ export class RunnerNodeService {
           events: sink,
           checkpoint: async (cp: Checkpoint) => {
             await sink.flush();
-            await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}${cp.state ? `:${stateKey(cp.state)}` : ""}`);
+            await this.#report(subjects.runCheckpoint, grant, { checkpoint: cp }, `cp${cp.round}:${++checkpoints}`);
           },
           checkRound: (report) => this.#checkRound(grant, report, abort.signal),
           setState: (state) => cache.setRunnerState(state),
@@ -325,13 +327,14 @@ export class RunnerNodeService {
       } else if (outcome.kind === "stopped") {
         this.stats.stopped++;
         log.info({ reason: outcome.message }, "run stopped by the kernel");
+      } else if (outcome.kind === "finished") {
+        // Even while draining: a run that got to its result reports it, never hands it back.
+        this.stats.finished++;
+        await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage }, "finished");
       } else if (active.releasing) {
         this.stats.released++;
         await this.#report(subjects.runReleased, grant, { reason: "runner draining" }, "released");
         log.info("run handed back (drain)");
-      } else if (outcome.kind === "finished") {
-        this.stats.finished++;
-        await this.#report(subjects.runFinished, grant, { result: outcome.result, usage: outcome.usage }, "finished");
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
         await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage }, "failed");
@@ -346,60 +349,59 @@ export class RunnerNodeService {
     } finally {
       control.unsubscribe();
       await this.liveness.releaseLease(grant.task_id, grant.run_id);
-      await cache.finish(active.releasing ? "released" : outcome.kind);
+      await cache.finish(active.releasing && outcome.kind !== "finished" ? "released" : outcome.kind);
       this.#active.delete(grant.task_id);
       resolveDone();
     }
   }
 
   /**
-   * Asks the kernel about a finished model round and waits for its verdict. Retried (with
-   * backoff) while no kernel answers, for up to REPORT_RETRY_MS, so a kernel restart costs
-   * time, not the attempt.
+   * Asks the kernel about a finished model round and waits for its verdict. Retried while no
+   * kernel answers (see #toKernel), so a kernel restart costs time, not the attempt.
    */
   async #checkRound(grant: ClaimGranted, body: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">, signal: AbortSignal): Promise<RoundVerdict> {
-    const req: RoundReport = { v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body };
-    const maxPayload = this.#nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    const size = encodeJson(req).byteLength;
-    if (size > maxPayload) {
-      throw new SwitchyardError("runner_error", `round report is larger than NATS accepts (max_payload): ${size} bytes`, { retryable: false });
+    const payload = this.#encodeReport(grant, body, `round ${body.round} report`);
+    return this.#toKernel(
+      grant,
+      `round ${body.round} check`,
+      () => requestJson(this.#nc, subjects.round, payload, RoundVerdict, this.#env.CLAIM_TIMEOUT_MS),
+      signal,
+    );
+  }
+
+  /** Reports to the kernel. The Nats-Msg-Id (`<run_id>:<what>`) makes a retry that did land the first time a no-op. */
+  async #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>, what: string): Promise<void> {
+    const payload = this.#encodeReport(grant, body, `${what} report`);
+    await this.#toKernel(grant, `${what} report`, () => this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}` }));
+  }
+
+  /** A report's body, refused at once (not retried) when NATS could never carry it. */
+  #encodeReport(grant: ClaimGranted, body: Record<string, unknown>, what: string): Uint8Array {
+    const payload = encodeJson({ v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body });
+    const max = this.#nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    if (payload.byteLength > max) {
+      throw new SwitchyardError("runner_error", `${what} is larger than NATS accepts (max_payload ${max}): ${payload.byteLength} bytes`, { retryable: false });
     }
-    const giveUpAt = Date.now() + this.#env.REPORT_RETRY_MS;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-      try {
-        return await requestJson(this.#nc, subjects.round, req, RoundVerdict, this.#env.CLAIM_TIMEOUT_MS);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (Date.now() + delay > giveUpAt) {
-          throw new SwitchyardError("runner_error", `no kernel verdict for round ${body.round}: ${(err as Error).message}`, { retryable: true, cause: err });
-        }
-        this.#log.warn({ task_id: grant.task_id, round: body.round, err: (err as Error).message }, "round check got no answer; retrying");
-        await sleep(delay, signal).catch(() => undefined);
-      }
-    }
+    return payload;
   }
 
   /**
-   * Reports to the kernel, retrying through a NATS outage for up to REPORT_RETRY_MS. The
-   * Nats-Msg-Id (`<run_id>:<what>`) makes a retry that did land the first time a no-op.
+   * Retries `send` through a NATS outage or a kernel restart (100 ms doubling to 2 s) for up to
+   * REPORT_RETRY_MS. Stops at once when `signal` aborts: nothing is sent for an aborted run.
    */
-  async #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>, what: string): Promise<void> {
-    const payload = encodeJson({ v: 1, task_id: grant.task_id, run_id: grant.run_id, attempt: grant.attempt, ...body });
+  async #toKernel<T>(grant: ClaimGranted, what: string, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const giveUpAt = Date.now() + this.#env.REPORT_RETRY_MS;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      signal?.throwIfAborted();
       try {
-        await this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}` });
-        return;
+        return await send();
       } catch (err) {
-        if (/max_payload/i.test((err as Error).message ?? "")) {
-          throw new SwitchyardError("runner_error", `${what} report is larger than NATS accepts (max_payload): ${payload.byteLength} bytes`, {
-            retryable: false,
-            cause: err,
-          });
+        if (signal?.aborted) throw err;
+        if (Date.now() + delay > giveUpAt) {
+          throw new SwitchyardError("runner_error", `${what}: no answer within REPORT_RETRY_MS: ${(err as Error).message}`, { retryable: true, cause: err });
         }
-        if (Date.now() + delay > giveUpAt) throw err;
-        this.#log.warn({ task_id: grant.task_id, what, err: (err as Error).message }, "report failed; retrying");
-        await sleep(delay);
+        this.#log.warn({ task_id: grant.task_id, what, err: (err as Error).message }, "kernel unreachable; retrying");
+        await sleep(delay, signal);
       }
     }
   }
@@ -427,11 +429,4 @@ export class RunnerNodeService {
     await Promise.race([Promise.all(this.#fetchLoops), sleep(3000)]);
     await this.liveness.stop(this.#env.NODE_ID);
   }
-}
-
-/** A short, stable tag of a checkpoint's state, so checkpoints of the same round with new state are not deduplicated away. */
-function stateKey(state: Record<string, unknown>): string {
-  let h = 0;
-  for (const ch of JSON.stringify(state)) h = (Math.imul(h, 31) + ch.charCodeAt(0)) | 0;
-  return (h >>> 0).toString(36);
 }

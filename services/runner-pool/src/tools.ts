@@ -1,6 +1,6 @@
 // Built-in tools. A tool gets its args and the run's abort signal; what it returns is the
 // tool result the model sees.
-import { SwitchyardError } from "@switchyard/contracts";
+import { SwitchyardError, type WireError } from "@switchyard/contracts";
 import { sleep } from "./abortable.ts";
 
 export type Tool = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
@@ -32,3 +32,28 @@ export const BUILTIN_TOOLS: Record<string, Tool> = {
     return { status: "charged", amount, currency, simulated: true };
   },
 };
+
+/** What a tool call gives the model: its result, or the error it failed with. */
+export type ToolOutcome = { result: unknown } | { error: WireError };
+
+/**
+ * Runs the tool `name` if the agent's plan allows it and `tools` has it (own keys only, so
+ * `constructor` or `__proto__` are not tools). A failing tool is a result the model sees, not
+ * a failed run; callers check `signal` afterwards to tell an abort from an error.
+ */
+export async function runTool(
+  tools: Record<string, Tool>,
+  allowed: readonly string[],
+  name: string,
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<ToolOutcome> {
+  const tool = allowed.includes(name) && Object.hasOwn(tools, name) ? tools[name] : undefined;
+  if (!tool) return { error: { code: "tool_error", message: `tool '${name}' is not available to this agent`, retryable: false } };
+  try {
+    return { result: await tool(args, signal) };
+  } catch (err) {
+    const e = err instanceof SwitchyardError ? err.toWire() : { code: "tool_error", message: (err as Error)?.message ?? String(err), retryable: false };
+    return { error: e };
+  }
+}

@@ -6,7 +6,7 @@
 // of sending the message twice.
 import { type Message, type Part, Role, type StreamResponse, type Task, TaskState, type TaskStatus } from "@a2a-js/sdk";
 import { type Client, ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory } from "@a2a-js/sdk/client";
-import type { Usage, WireError } from "@switchyard/contracts";
+import type { WireError } from "@switchyard/contracts";
 import { z } from "zod";
 import { defineRunnerKind, type RunContext, type RunOutcome } from "./kind.ts";
 
@@ -29,7 +29,6 @@ export interface A2aKindOptions {
 
 const TERMINAL = new Set([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
 const NEEDS_INPUT = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
-const NO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
 
 export function a2aKind(opts: A2aKindOptions) {
   return defineRunnerKind({
@@ -111,7 +110,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
     remote = { task_id: taskId, context_id: contextId };
     publishState({ remote_task_id: taskId });
     // Durable before anything else: a crash from here on resumes this remote task.
-    await ctx.checkpoint({ round: round - 1, messages: grant.checkpoint?.messages ?? [], usage: NO_USAGE, state: { a2a: remote } });
+    await ctx.checkpoint({ round: round - 1, messages: grant.checkpoint?.messages ?? [], usage: ctx.grant.usage, state: { a2a: remote } });
   };
 
   /** Maps one remote status; returns the run's outcome once the remote task has ended. */
@@ -140,7 +139,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
       const text = artifactText || said || lastAgentText;
       await ctx.events.emit("message", { round, role: "assistant", content: text });
       await ctx.events.emit("step.finish", { round });
-      return { kind: "finished", result: { text }, usage: NO_USAGE };
+      return { kind: "finished", result: { text }, usage: ctx.grant.usage };
     }
     return failed(ctx, { code: "remote_error", message: `a2a: remote task ${stateName(status.state)}${said ? `: ${said}` : ""}`, retryable: false });
   };
@@ -155,7 +154,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
         await ctx.events.emit("text.delta", { round, delta: text });
         await ctx.events.emit("message", { round, role: "assistant", content: text });
         await ctx.events.emit("step.finish", { round });
-        return { kind: "finished", result: { text }, usage: NO_USAGE };
+        return { kind: "finished", result: { text }, usage: ctx.grant.usage };
       }
       case "task":
         await learnRemoteTask(p.value.id, p.value.contextId);
@@ -203,10 +202,10 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
       const outcome = await onEvent(ev);
       if (outcome) return outcome;
     }
-    if (ctx.signal.aborted) return { kind: "aborted", usage: NO_USAGE };
+    if (ctx.signal.aborted) return { kind: "aborted", usage: ctx.grant.usage };
     return failed(ctx, lostStream());
   } catch (err) {
-    if (ctx.signal.aborted) return { kind: "aborted", usage: NO_USAGE };
+    if (ctx.signal.aborted) return { kind: "aborted", usage: ctx.grant.usage };
     return failed(ctx, { code: "remote_error", message: `a2a: ${(err as Error).message}`, retryable: true });
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
@@ -218,5 +217,5 @@ const lostStream = (): WireError => ({ code: "remote_error", message: "a2a: the 
 
 async function failed(ctx: RunContext<A2aConfig>, error: WireError): Promise<RunOutcome> {
   await ctx.events.emit("error", error).catch(() => undefined);
-  return { kind: "failed", error, usage: NO_USAGE };
+  return { kind: "failed", error, usage: ctx.grant.usage };
 }

@@ -13,7 +13,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { type JsonObject, SwitchyardError, type Usage, type WireError } from "@switchyard/contracts";
 import { z } from "zod";
-import { BUILTIN_TOOLS } from "../tools.ts";
+import { BUILTIN_TOOLS, runTool } from "../tools.ts";
 import { defineRunnerKind, type NodeInfo, type RunContext, type RunOutcome } from "./kind.ts";
 
 /** A program name: a file in PROCESS_AGENTS_DIR, never a path. */
@@ -79,7 +79,10 @@ async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKind
   const { grant, config, log } = ctx;
   const baseRound = grant.checkpoint?.round ?? 0;
   let round = baseRound + 1;
-  let usage: Usage = grant.checkpoint?.usage ?? { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+  let calls = 0; // numbers the calls an agent sends without a call_id
+  // Usage stays cumulative across attempts: the agent's own totals come on top of the grant's.
+  const base = grant.usage;
+  let usage: Usage = base;
   const workspace = path.join(ctx.node.workspaceRoot, `${grant.task_id}-a${grant.attempt}`);
   const pidFile = `${workspace}${PID_SUFFIX}`;
   const history: AgentStatus[] = [];
@@ -186,13 +189,17 @@ async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKind
         await ctx.events.emit("message", { round, role: "assistant", content: l.content });
         return null;
       case "usage":
-        usage = { input_tokens: l.input_tokens, output_tokens: l.output_tokens, total_tokens: l.input_tokens + l.output_tokens };
+        usage = {
+          input_tokens: base.input_tokens + l.input_tokens,
+          output_tokens: base.output_tokens + l.output_tokens,
+          total_tokens: base.total_tokens + l.input_tokens + l.output_tokens,
+        };
         await ctx.events.emit("usage", usage);
         return null;
       case "tool.call": {
-        const callId = l.call_id ?? `call_${round}_${Date.now().toString(36)}`;
+        const callId = l.call_id ?? `call_${round}_${++calls}`;
         await ctx.events.emit("tool.call", { round, call_id: callId, tool: l.tool, args: l.args });
-        const result = await runTool(grant.plan.tools, l.tool, l.args, ctx.signal);
+        const result = await runTool(BUILTIN_TOOLS, grant.plan.tools, l.tool, l.args, ctx.signal);
         if (ctx.signal.aborted) return null;
         await ctx.events.emit("tool.result", { round, call_id: callId, tool: l.tool, ...result });
         send({ type: "tool.result", call_id: callId, tool: l.tool, ...result });
@@ -241,22 +248,6 @@ function parseLine(raw: string): { ok: true; value: AgentLine } | { ok: false; r
   }
   const parsed = AgentLine.safeParse(value);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `${parsed.error.issues[0]?.message ?? "invalid"} in ${raw.slice(0, 120)}` };
-}
-
-async function runTool(
-  allowed: readonly string[],
-  name: string,
-  args: Record<string, unknown>,
-  signal: AbortSignal,
-): Promise<{ result: unknown } | { error: WireError }> {
-  const tool = allowed.includes(name) && Object.hasOwn(BUILTIN_TOOLS, name) ? BUILTIN_TOOLS[name] : undefined;
-  if (!tool) return { error: { code: "tool_error", message: `tool '${name}' is not available to this agent`, retryable: false } };
-  try {
-    return { result: await tool(args, signal) };
-  } catch (err) {
-    const e = err instanceof SwitchyardError ? err.toWire() : { code: "tool_error", message: (err as Error)?.message ?? String(err), retryable: false };
-    return { error: e };
-  }
 }
 
 // ---- stopping ----
