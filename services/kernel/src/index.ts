@@ -53,7 +53,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   });
   const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log, metrics });
   const reaper = new Reaper(
-    { active: topo.active, redis, kernel, log },
+    { active: topo.active, redis, kernel, lock, log },
     { leaseGraceMs: env.LEASE_GRACE_MS, intervalMs: env.REAPER_INTERVAL_MS, queueTimeoutMs: env.QUEUE_TIMEOUT_MS },
   );
   await reaper.start();

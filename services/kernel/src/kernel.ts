@@ -79,7 +79,10 @@ export function deadlineOf(t: TaskRecord): string | null {
   return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
 }
 
-/** Attempts that failed (resumes of a parked task are attempts too, but not failures). */
+/**
+ * Attempts that failed: every attempt but the ones that began as a resume of a parked task or
+ * after a drain handed the run back (`resumes` counts both: neither is a failure).
+ */
 const failuresSoFar = (t: TaskRecord): number => t.attempt - t.resumes;
 
 /** Moves the parked round's calls to `answered` once a checkpoint (or the end) has passed it. */
@@ -294,6 +297,7 @@ export class Kernel {
     const t = await this.#applyReport("released", cmd, (t) =>
       transition(t, "queued", {
         attempt: t.attempt + 1,
+        resumes: t.resumes + 1, // a hand-back is not a failure: it uses up no retry
         not_before: null,
         error: { code: "runner_released", message: `handed back by its runner: ${cmd.reason}`, retryable: true },
       }),
@@ -542,7 +546,7 @@ export class Kernel {
         error: { code: "approval_timeout", message: `no approval within ${timeoutMs} ms for ${tools}`, retryable: false },
       });
     });
-    if (!res?.changed) return false;
+    if (!res?.changed) return this.#settle(taskId, res);
     this.#d.log.info({ task_id: taskId, calls: expired.map((c) => c.call_id), status: res.after.status }, "approval timed out");
     await this.#afterAnswers(
       res.before,
@@ -571,14 +575,25 @@ export class Kernel {
         ? transition(t, "queued", { attempt: t.attempt + 1, error, not_before: null })
         : transition(t, "failed", { error });
     });
-    if (!res?.changed) return false;
+    if (!res?.changed) return this.#settle(taskId, res);
     this.#d.log.warn(
       { task_id: taskId, run_id: runId, node_id: res.before.node_id, next: res.after.status, attempt: res.after.attempt },
       "run lost: lease lapsed",
     );
     this.#abort(res.after.id, runId, "run fenced: lease lapsed");
-    await this.reconcile(res.after);
+    await this.reconcile(res.after, { runEnded: true }); // the abort went out just above
     return true;
+  }
+
+  /**
+   * The reaper found nothing to change. A task gone from the store, or finished while its index
+   * entry stayed (a kernel died between the record write and its effects), is settled here:
+   * its effects are repeated (idempotent: message ids) and the index entry goes. Returns false.
+   */
+  async #settle(taskId: string, res: { after: TaskRecord } | null): Promise<false> {
+    if (!res) await this.#d.active.delete(taskId);
+    else if (isTerminal(res.after.status)) await this.reconcile(res.after, { runEnded: true });
+    return false;
   }
 
   /** A task past its deadline fails with budget_exceeded (`details.budget: "deadline"`), wherever it is, parked included. */
@@ -595,7 +610,7 @@ export class Kernel {
         },
       });
     });
-    if (!res?.changed) return false;
+    if (!res?.changed) return this.#settle(taskId, res);
     this.#d.log.info({ task_id: taskId }, "deadline exceeded");
     await this.reconcile(res.after);
     return true;
@@ -610,7 +625,7 @@ export class Kernel {
             error: { code: "no_runner", message: `no runner node served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`, retryable: false },
           }),
     );
-    if (!res?.changed) return false;
+    if (!res?.changed) return this.#settle(taskId, res);
     this.#d.log.warn({ task_id: taskId, kind: res.after.runner_kind }, "queue timeout: no runner serves the kind");
     await this.reconcile(res.after);
     return true;

@@ -8,6 +8,7 @@
 import { ActiveTask, redisKeys } from "@switchyard/contracts";
 import { type KV, type Logger, listRunnerNodes, nodesPerKind, type Redis } from "@switchyard/runtime";
 import type { Kernel } from "./kernel.ts";
+import type { KeyedLock } from "./keyed-lock.ts";
 
 export interface ReaperOptions {
   leaseGraceMs: number;
@@ -23,13 +24,16 @@ export class Reaper {
   readonly #redis: Redis;
   readonly #kernel: Kernel;
   readonly #log: Logger;
+  readonly #lock: KeyedLock;
   readonly #opts: ReaperOptions;
   #timer: NodeJS.Timeout | null = null;
   #watch: { stop(): void } | null = null;
   #ticking = false;
   stats = { lost: 0, deadlines: 0, queueTimeouts: 0, approvalTimeouts: 0, redisUnavailable: 0 };
 
-  constructor(deps: { active: KV; redis: Redis; kernel: Kernel; log: Logger }, opts: ReaperOptions) {
+  /** Verdicts take the task's lock, like commands and claims: effects of one task stay in order. */
+  constructor(deps: { active: KV; redis: Redis; kernel: Kernel; lock: KeyedLock; log: Logger }, opts: ReaperOptions) {
+    this.#lock = deps.lock;
     this.#kv = deps.active;
     this.#redis = deps.redis;
     this.#kernel = deps.kernel;
@@ -75,14 +79,20 @@ export class Reaper {
   async #checkDeadlines(): Promise<void> {
     const now = Date.now();
     for (const e of this.#active.values()) {
-      if (e.deadline_at && Date.parse(e.deadline_at) <= now && (await this.#kernel.deadlineExceeded(e.task_id))) this.stats.deadlines++;
+      if (e.deadline_at && Date.parse(e.deadline_at) <= now && (await this.#lock.run(e.task_id, () => this.#kernel.deadlineExceeded(e.task_id))))
+        this.stats.deadlines++;
     }
   }
 
   async #checkApprovalTimeouts(): Promise<void> {
     const now = Date.now();
     for (const e of this.#active.values()) {
-      if (e.status === "input_required" && e.wait_until && Date.parse(e.wait_until) <= now && (await this.#kernel.approvalsTimedOut(e.task_id))) {
+      if (
+        e.status === "input_required" &&
+        e.wait_until &&
+        Date.parse(e.wait_until) <= now &&
+        (await this.#lock.run(e.task_id, () => this.#kernel.approvalsTimedOut(e.task_id)))
+      ) {
         this.stats.approvalTimeouts++;
       }
     }
@@ -90,7 +100,8 @@ export class Reaper {
 
   async #checkLeases(): Promise<void> {
     const running = [...this.#active.values()].filter((e) => e.status === "running" && e.run_id);
-    for (const id of this.#missingSince.keys()) if (!running.some((e) => e.task_id === id)) this.#missingSince.delete(id);
+    const runningIds = new Set(running.map((e) => e.task_id));
+    for (const id of this.#missingSince.keys()) if (!runningIds.has(id)) this.#missingSince.delete(id);
     if (running.length === 0) return;
     let leases: (string | null)[];
     try {
@@ -111,7 +122,7 @@ export class Reaper {
       this.#missingSince.set(e.task_id, since);
       if (now - since >= this.#opts.leaseGraceMs) {
         this.#missingSince.delete(e.task_id);
-        if (await this.#kernel.runLost(e.task_id, e.run_id as string)) this.stats.lost++;
+        if (await this.#lock.run(e.task_id, () => this.#kernel.runLost(e.task_id, e.run_id as string))) this.stats.lost++;
       }
     }
   }
@@ -128,7 +139,7 @@ export class Reaper {
     }
     for (const e of overdue) {
       if ((served.get(e.runner_kind) ?? 0) > 0) continue; // a backlog, not an orphan
-      if (await this.#kernel.queueTimedOut(e.task_id, e.attempt, now - Date.parse(e.since))) this.stats.queueTimeouts++;
+      if (await this.#lock.run(e.task_id, () => this.#kernel.queueTimedOut(e.task_id, e.attempt, now - Date.parse(e.since)))) this.stats.queueTimeouts++;
     }
   }
 

@@ -6,7 +6,12 @@ import type { KV } from "@switchyard/runtime";
 export interface StoredTask {
   task: TaskRecord;
   revision: number;
+  /** Size of the stored JSON. */
+  bytes: number;
 }
+
+/** Records larger than this (long conversations) are not kept in memory between writes. */
+const RECENT_MAX_RECORD_BYTES = 64 * 1024;
 
 /** What a mutation decided: a new record to write, or nothing to change. */
 export type Mutation = TaskRecord | null;
@@ -35,14 +40,15 @@ export class TaskStore {
   async get(id: string): Promise<StoredTask | null> {
     const entry = await this.#kv.get(id);
     if (entry?.operation !== "PUT") return null;
-    return { task: TaskRecord.parse(entry.json()), revision: entry.revision };
+    return { task: TaskRecord.parse(entry.json()), revision: entry.revision, bytes: entry.value.byteLength };
   }
 
   /** Creates the record; false when a record with this id exists already. */
   async create(task: TaskRecord): Promise<boolean> {
     try {
-      const revision = await this.#kv.create(task.id, JSON.stringify(task));
-      this.#remember({ task, revision });
+      const body = JSON.stringify(task);
+      const revision = await this.#kv.create(task.id, body);
+      this.#remember({ task, revision, bytes: body.length });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
@@ -71,16 +77,20 @@ export class TaskStore {
       if (!current) return null;
       const decided = decide(current.task);
       if (decided === null) {
-        if (cached && !opts.noChangeOnCopy?.()) {
+        const acceptable = opts.noChangeOnCopy?.() ?? false;
+        if (cached && !acceptable) {
           cached = undefined; // decide again on what is stored, not on our last write
           continue;
         }
+        // A fresh read is as good as a write for the next no-change decision on this task
+        // (another replica may have written it last: rounds come to any replica).
+        if (!cached && acceptable) this.#remember(current);
         return { before: current.task, after: current.task, changed: false };
       }
       const [next, body] = this.#fit(decided);
       try {
         const revision = await this.#kv.update(id, body, current.revision);
-        this.#remember({ task: next, revision });
+        this.#remember({ task: next, revision, bytes: body.length });
         return { before: current.task, after: next, changed: true };
       } catch (err) {
         if (!isConflict(err)) throw err;
@@ -96,7 +106,7 @@ export class TaskStore {
   #remember(stored: StoredTask): void {
     const id = stored.task.id;
     this.#recent.delete(id);
-    if (isTerminal(stored.task.status)) return; // no more changes expected
+    if (isTerminal(stored.task.status) || stored.bytes > RECENT_MAX_RECORD_BYTES) return; // no more changes expected, or too big to keep
     this.#recent.set(id, stored);
     if (this.#recent.size > this.#recentMax) this.#recent.delete(this.#recent.keys().next().value as string);
   }

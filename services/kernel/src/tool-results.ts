@@ -17,7 +17,12 @@ export function resultMismatches(tool: ExternalTool, result: unknown): { path: s
       validate = ajv.compile(tool.returns);
     } catch (err) {
       return [{ path: "(schema)", message: `the tool's returns schema does not compile: ${(err as Error).message}` }];
+    } finally {
+      // The compiled function is kept below; ajv's own registry would refuse a second schema
+      // with the same $id and grow with every agent edit.
+      ajv.removeSchema(tool.returns);
     }
+    if (compiled.size >= 256) compiled.clear();
     compiled.set(key, validate);
   }
   if (validate(result)) return [];

@@ -31,6 +31,14 @@ describe("validateAgentDef", () => {
     expect(validateAgentDef("writer", { name: "writer", model: "gpt-x" }).name).toBe("writer");
   });
 
+  it("accepts the same tool schema with an $id again (a re-PUT or a reload of agents/)", () => {
+    const def = () => ({
+      model: "gpt-x",
+      tools: [{ name: "lookup", description: "d", parameters: { $id: "https://example.test/lookup", type: "object" }, external: true }],
+    });
+    for (let i = 0; i < 3; i++) expect(validateAgentDef("looker", def()).tools).toHaveLength(1);
+  });
+
   it("refuses a body name that differs from the path, naming the field", () => {
     const e = invalid(() => validateAgentDef("writer", { name: "reader", model: "m" }));
     expect(e.details).toEqual([{ path: "name", message: "must match the name in the path" }]);

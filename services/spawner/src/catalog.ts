@@ -105,6 +105,10 @@ export function validateAgentDef(name: string, raw: unknown): AgentDef {
         ajv.compile(schema);
       } catch (err) {
         schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a valid JSON Schema: ${(err as Error).message}` });
+      } finally {
+        // Only checked here: leave nothing in ajv's registry (a second PUT of a schema with an
+        // $id would be refused as a duplicate, and the registry would grow with every PUT).
+        ajv.removeSchema(schema);
       }
     }
   }
