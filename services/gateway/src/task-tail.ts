@@ -9,10 +9,13 @@
 // tail back: one whose socket buffers more than its limit is detached and continues on its own
 // consumer from the last event it was given, which waits for its socket to drain.
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
-import { EventHeaders, STREAMS } from "@switchyard/contracts";
+import { EventHeaders, STREAMS, TERMINAL_STATUSES } from "@switchyard/contracts";
 import type { Logger } from "@switchyard/runtime";
 
-const TERMINAL = new Set<string>(["completed", "failed", "canceled"]);
+/** Whether a stored event is its task's terminal status, from its headers alone. */
+export function isTerminalEvent(hdr: { get(k: string): string } | undefined): boolean {
+  return hdr?.get(EventHeaders.type) === "status" && (TERMINAL_STATUSES as ReadonlySet<string>).has(hdr.get(EventHeaders.status));
+}
 const decoder = new TextDecoder();
 
 /** One event as the gateway sends it: the SSE frame, plus what fencing and ending need. */
@@ -21,8 +24,11 @@ export interface TailEvent {
   type: string;
   attempt: number;
   terminal: boolean;
-  /** The whole SSE frame; empty when the payload is not a JSON object (never sent). */
-  frame: string;
+  /**
+   * The whole SSE frame, encoded once (written as is to every follower); null when the payload
+   * is not a JSON object (never sent).
+   */
+  frame: Buffer | null;
 }
 
 /** Turns a stored event into its SSE frame; `seq` is spliced in as the first field. */
@@ -33,8 +39,8 @@ export function toTailEvent(seq: number, hdr: { get(k: string): string } | undef
     seq,
     type,
     attempt: Number(hdr?.get(EventHeaders.attempt) || 0),
-    terminal: type === "status" && TERMINAL.has(hdr?.get(EventHeaders.status) ?? ""),
-    frame: raw.startsWith("{") ? `id: ${seq}\nevent: ${type}\ndata: {"seq":${seq},${raw.slice(1)}\n\n` : "",
+    terminal: isTerminalEvent(hdr),
+    frame: raw.startsWith("{") ? Buffer.from(`id: ${seq}\nevent: ${type}\ndata: {"seq":${seq},${raw.slice(1)}\n\n`) : null,
   };
 }
 
@@ -70,11 +76,6 @@ export class TaskTails {
     this.#js = js;
     this.#log = log;
     this.#bufferBytes = opts.bufferBytes;
-  }
-
-  /** Live tails (for metrics and tests). */
-  get size(): number {
-    return this.#tails.size;
   }
 
   /**
@@ -123,9 +124,16 @@ export class TaskTails {
       inactive_threshold: 30_000_000_000,
     });
     const messages = await consumer.consume({ max_messages: 256 });
+    // This tail's entry in #tails (set by #tail before the first await above): only it is removed,
+    // never a newer tail of the same task.
+    const mine = this.#tails.get(subject);
+    const forget = () => {
+      if (this.#tails.get(subject) === mine) this.#tails.delete(subject);
+    };
     let closing = false;
     tail.close = () => {
       closing = true;
+      forget(); // a follower that joins now gets a new tail, not this closing one
       void messages.close();
     };
     void (async () => {
@@ -144,7 +152,7 @@ export class TaskTails {
         if (!closing) this.#log.warn({ err: (err as Error).message, subject }, "shared event tail ended with an error");
       } finally {
         tail.ended = true;
-        this.#tails.delete(subject);
+        forget();
         for (const l of tail.listeners) l.onEnd(tail.terminal);
         tail.listeners.clear();
         await messages.close().catch(() => undefined);
@@ -156,10 +164,10 @@ export class TaskTails {
   /** Keeps the newest frames within the byte bound; what falls out moves coveredAfter. */
   #buffer(tail: TaskTail, e: TailEvent): void {
     tail.events.push(e);
-    tail.bytes += e.frame.length;
+    tail.bytes += e.frame?.byteLength ?? 0;
     while (tail.bytes > this.#bufferBytes && tail.events.length > 1) {
       const dropped = tail.events.shift() as TailEvent;
-      tail.bytes -= dropped.frame.length;
+      tail.bytes -= dropped.frame?.byteLength ?? 0;
       tail.coveredAfter = dropped.seq;
     }
   }

@@ -16,9 +16,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
 import { HttpProblem, parseOr400 } from "../http-errors.ts";
 import { loadTask } from "../task-reads.ts";
-import { type TailEvent, type TailListener, TaskTails, toTailEvent } from "../task-tail.ts";
-
-const TERMINAL = new Set<string>(["completed", "failed", "canceled"]);
+import { isTerminalEvent, type TailEvent, type TailListener, TaskTails, toTailEvent } from "../task-tail.ts";
 
 export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: JetStreamManager }, tenantOf: (req: FastifyRequest) => string): void {
   const tails = new TaskTails(ctx.js, ctx.log, { bufferBytes: ctx.env.SSE_TAIL_BUFFER_BYTES });
@@ -35,6 +33,9 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       lastSeq = await lastSequence(ctx.jsm, subject);
     }
 
+    // Before the response starts, so a failing read is an error response, not a hung stream.
+    const maxAttempt = after > 0 && task.attempt > 1 && lastSeq > after ? await attemptAt(ctx, subject, after) : 0;
+
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -49,7 +50,7 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
       return;
     }
 
-    const state: FollowState = { sent: after, maxAttempt: after > 0 && task.attempt > 1 ? await attemptAt(ctx, subject, after) : 0, closed: false };
+    const state: FollowState = { sent: after, maxAttempt, closed: false };
     const onClose = () => {
       state.closed = true;
     };
@@ -89,7 +90,7 @@ interface FollowState {
 function deliver(e: TailEvent, state: FollowState, res: ServerResponse): boolean {
   if (e.type === "status") state.maxAttempt = Math.max(state.maxAttempt, e.attempt);
   const stale = e.type !== "status" && e.attempt < state.maxAttempt;
-  if (!stale && e.frame !== "") res.write(e.frame);
+  if (!stale && e.frame) res.write(e.frame);
   state.sent = e.seq;
   return e.terminal;
 }
@@ -168,14 +169,26 @@ async function followOwn(ctx: GatewayContext, subject: string, state: FollowStat
 /** The highest attempt announced by status events up to `seq`: a headers-only scan. */
 async function attemptAt(ctx: GatewayContext, subject: string, seq: number): Promise<number> {
   const consumer = await ctx.js.consumers.get(STREAMS.events, { filter_subjects: subject, deliver_policy: DeliverPolicy.All, headers_only: true });
-  const messages = await consumer.fetch({ max_messages: 10_000, expires: 2000 });
   let max = 0;
-  for await (const m of messages) {
-    if (m.seq > seq) break;
-    if (m.headers?.get(EventHeaders.type) === "status") max = Math.max(max, Number(m.headers.get(EventHeaders.attempt) || 0));
-    if (m.seq === seq || m.info.pending === 0) break;
+  // In batches until `seq`: a long task's last status event may lie beyond any one batch.
+  for (let done = false; !done; ) {
+    const messages = await consumer.fetch({ max_messages: 10_000, expires: 2000 });
+    let got = 0;
+    for await (const m of messages) {
+      got++;
+      if (m.seq > seq) {
+        done = true;
+        break;
+      }
+      if (m.headers?.get(EventHeaders.type) === "status") max = Math.max(max, Number(m.headers.get(EventHeaders.attempt) || 0));
+      if (m.seq === seq || m.info.pending === 0) {
+        done = true;
+        break;
+      }
+    }
+    await messages.close().catch(() => undefined);
+    if (got === 0) done = true; // nothing more to read
   }
-  await messages.close().catch(() => undefined);
   return max;
 }
 
@@ -201,8 +214,7 @@ async function lastSequence(jsm: JetStreamManager, subject: string): Promise<num
   try {
     const m = await jsm.streams.getMessage(STREAMS.events, { last_by_subj: subject });
     if (!m) return 0;
-    const terminal = m.header?.get(EventHeaders.type) === "status" && TERMINAL.has(m.header.get(EventHeaders.status) ?? "");
-    return terminal ? m.seq : Number.POSITIVE_INFINITY;
+    return isTerminalEvent(m.header) ? m.seq : Number.POSITIVE_INFINITY;
   } catch {
     return 0; // no events at all (expired): nothing to wait for
   }
