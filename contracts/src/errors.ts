@@ -29,6 +29,8 @@ export const ErrorCodes = {
   budget_exceeded: 422,
   /** An approval was not given in time and the policy says `on_timeout: fail`. */
   approval_timeout: 408,
+  /** A call needed an approval or an external result, but its runner kind cannot wait for answers. */
+  parking_unsupported: 422,
   /** The task record would exceed NATS max_payload (input, checkpoint or result too large). */
   task_too_large: 413,
   canceled: 409,

@@ -110,6 +110,12 @@ export const RoundReport = z.object({
   usage: Usage,
   calls: z.array(ToolCallRequest).max(256),
   checkpoint: Checkpoint.nullable(),
+  /**
+   * Whether this run can end its attempt and be resumed with answers (the model loop can; a
+   * `process` agent cannot). When it cannot, a call that needs an answer fails the task
+   * (`parking_unsupported`) instead of parking it: such a call never runs unanswered.
+   */
+  can_park: z.boolean().default(true),
 });
 export type RoundReport = z.infer<typeof RoundReport>;
 
@@ -171,6 +177,8 @@ export const TaskControl = z.object({
   task_id: TaskId,
   run_id: z.string().nullable(),
   reason: z.string(),
+  /** `fenced`: the task lives on with another run (leave remote work for it); `ended`: the task is over. */
+  cause: z.enum(["fenced", "ended"]).default("ended"),
 });
 export type TaskControl = z.infer<typeof TaskControl>;
 

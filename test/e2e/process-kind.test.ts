@@ -65,6 +65,13 @@ beforeAll(async () => {
       script: [{ text: "unused by the process kind" }],
       retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 },
     },
+    // The same agent, but every tool call needs a person's approval.
+    "proc-guarded": {
+      model: "scripted",
+      tools: ["echo"],
+      script: [{ text: "unused by the process kind" }],
+      approval: { policy: "always" },
+    },
   });
 });
 
@@ -103,6 +110,22 @@ describe("process runner kind", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error.details).toEqual([{ path: "executor.runner.config.program", message: expect.any(String) }]);
+  });
+
+  it("puts the agent's tool calls through the kernel's policy check: a call that needs approval never runs", async () => {
+    const id = await submit(G, "proc-guarded", "guarded", proc());
+    const events = await readStream(eventsUrl(G, id));
+    const seen = describeEvents(events);
+    expect(statusTrail(events), seen).toEqual(["queued#1", "running#1", "failed#1"]);
+    expect(events.at(-1)?.data.data.error, seen).toMatchObject({ code: "parking_unsupported", retryable: false });
+    expect(
+      events.map((e) => e.type),
+      "the echo tool never ran",
+    ).not.toContain("tool.result");
+    // The kernel failed the task; the runner then stops the agent and removes its workspace.
+    const task = await waitForTask(G, id, (t) => t.runner_state?.status === "removed", 10_000, "agent removed");
+    expect(task.runner_state).toMatchObject({ workspace_removed: true });
+    expect(alive(task.runner_state.pid)).toBe(false);
   });
 
   it("fails the task with the agent's error and keeps the failure as the agent status", async () => {

@@ -344,6 +344,11 @@ export class Kernel {
         const calls: PendingCall[] = req.calls.map((c) => this.#classifyCall(plan, c, now));
         const waiting = calls.filter((c) => c.kind !== "run");
         if (waiting.length === 0) return null;
+        if (!req.can_park) {
+          const message = `runner kind '${t.runner_kind}' cannot wait for answers, but ${waiting.map((c) => `${c.tool} (${c.call_id}) needs ${c.kind === "approval" ? "approval" : "an external result"}`).join(", ")}`;
+          verdict = { v: 1, verdict: "stop", reason: "terminal", message };
+          return transition(t, "failed", { error: { code: "parking_unsupported", message, retryable: false }, usage: req.usage, ...settlePending(t, null) });
+        }
         verdict = { v: 1, verdict: "park", waiting: waiting.map((c) => c.call_id) };
         const pending: PendingRound = { round: req.round, run_id: req.run_id, attempt: req.attempt, parked_at: now, calls };
         return transition(t, "input_required", { pending, checkpoint: req.checkpoint ?? t.checkpoint, usage: req.usage, node_id: null });
@@ -361,7 +366,7 @@ export class Kernel {
       await this.reconcile(t);
       await this.#publishApprovalRequests(t);
     } else if (res.changed) {
-      this.#d.log.info({ task_id: t.id, error: t.error }, "budget exceeded");
+      this.#d.log.info({ task_id: t.id, error: t.error }, "task ended by its round check");
       await this.reconcile(t);
     }
     return verdict;
@@ -580,7 +585,7 @@ export class Kernel {
       { task_id: taskId, run_id: runId, node_id: res.before.node_id, next: res.after.status, attempt: res.after.attempt },
       "run lost: lease lapsed",
     );
-    this.#abort(res.after.id, runId, "run fenced: lease lapsed");
+    this.#abort(res.after.id, runId, "run fenced: lease lapsed", "fenced");
     await this.reconcile(res.after, { runEnded: true }); // the abort went out just above
     return true;
   }
@@ -766,8 +771,8 @@ export class Kernel {
     await publishEvent(this.#d.js, target, buildEvent(target, t.run_id, attempt, type, data), msgId);
   }
 
-  #abort(taskId: string, runId: string | null, reason: string): void {
-    const ctl: TaskControl = { v: 1, action: "abort", task_id: taskId, run_id: runId, reason };
+  #abort(taskId: string, runId: string | null, reason: string, cause: TaskControl["cause"] = "ended"): void {
+    const ctl: TaskControl = { v: 1, action: "abort", task_id: taskId, run_id: runId, reason, cause };
     this.#d.nc.publish(subjects.taskControl(taskId), encodeJson(ctl));
   }
 

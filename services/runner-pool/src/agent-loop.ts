@@ -8,14 +8,13 @@ import {
   type Checkpoint,
   type ClaimGranted,
   type PendingCall,
-  type RoundReport,
   type RoundVerdict,
   SwitchyardError,
   type TaskInput,
   type Usage,
   type WireError,
 } from "@switchyard/contracts";
-import type { RunEvents, RunOutcome } from "./kinds/kind.ts";
+import type { RoundCheck, RunEvents, RunOutcome } from "./kinds/kind.ts";
 import type { Model } from "./model.ts";
 import { runTool, type Tool, type ToolOutcome } from "./tools.ts";
 
@@ -30,7 +29,7 @@ export interface LoopContext {
   /** Called after each tool round, once that round's events are durable. */
   checkpoint: (cp: Checkpoint) => Promise<void>;
   /** Reports a finished model round to the kernel and returns its verdict. */
-  checkRound: (report: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">) => Promise<RoundVerdict>;
+  checkRound: (report: RoundCheck) => Promise<RoundVerdict>;
 }
 
 export function inputText(input: TaskInput): string {

@@ -11,7 +11,6 @@ import {
   ClaimReply,
   CONSUMERS,
   describeZodIssues,
-  type RoundReport,
   RoundVerdict,
   type RunnerNode,
   STREAMS,
@@ -35,7 +34,7 @@ import { sleep } from "./abortable.ts";
 import { inputText } from "./agent-loop.ts";
 import type { RunnerEnv } from "./env.ts";
 import { EventSink } from "./event-sink.ts";
-import type { NodeInfo, RunOutcome, StopReason } from "./kinds/kind.ts";
+import type { NodeInfo, RoundCheck, RunOutcome, StopReason } from "./kinds/kind.ts";
 import { type AnyRunnerKind, registerKinds } from "./kinds/registry.ts";
 import { Liveness } from "./liveness.ts";
 import { ReplayCache } from "./replay-cache.ts";
@@ -242,7 +241,7 @@ export class RunnerNodeService {
         if (ctl.ok && (ctl.value.run_id === null || ctl.value.run_id === grant.run_id)) {
           log.info({ reason: ctl.value.reason }, "abort requested");
           // The kernel fences a lost run with an abort too: that run's task lives on elsewhere.
-          active.stopReason ??= ctl.value.reason.startsWith("run fenced") ? "abandoned" : "canceled";
+          active.stopReason ??= ctl.value.cause === "fenced" ? "abandoned" : "canceled";
           abort.abort(new Error(ctl.value.reason));
         }
       },
@@ -359,8 +358,8 @@ export class RunnerNodeService {
    * Asks the kernel about a finished model round and waits for its verdict. Retried while no
    * kernel answers (see #toKernel), so a kernel restart costs time, not the attempt.
    */
-  async #checkRound(grant: ClaimGranted, body: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">, signal: AbortSignal): Promise<RoundVerdict> {
-    const payload = this.#encodeReport(grant, body, `round ${body.round} report`);
+  async #checkRound(grant: ClaimGranted, body: RoundCheck, signal: AbortSignal): Promise<RoundVerdict> {
+    const payload = this.#encodeReport(grant, { ...body, can_park: body.can_park ?? true }, `round ${body.round} report`);
     return this.#toKernel(
       grant,
       `round ${body.round} check`,

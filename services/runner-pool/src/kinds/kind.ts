@@ -37,6 +37,9 @@ export interface NodeInfo {
   log: Logger;
 }
 
+/** What a run tells the kernel about a finished model round (the rest of RoundReport is the run's identity). */
+export type RoundCheck = Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint"> & { can_park?: boolean };
+
 export interface RunContext<C> {
   grant: ClaimGranted;
   /** The executor config, parsed by the kind's `configSchema`. */
@@ -50,7 +53,7 @@ export interface RunContext<C> {
    * Asks the kernel about a finished model round (budgets, approvals, external tools) and
    * returns its verdict. Kinds that run the model loop must call it after every round.
    */
-  checkRound(report: Pick<RoundReport, "round" | "usage" | "calls" | "checkpoint">): Promise<RoundVerdict>;
+  checkRound(report: RoundCheck): Promise<RoundVerdict>;
   /** Publishes what this run looks like now in the task's `runner_state` (GET /v1/tasks/:id). */
   setState(state: JsonObject): void;
   /** Aborted when the run must stop; `stopReason()` says why. */

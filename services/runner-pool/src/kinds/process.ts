@@ -199,6 +199,12 @@ async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKind
       case "tool.call": {
         const callId = l.call_id ?? `call_${round}_${++calls}`;
         await ctx.events.emit("tool.call", { round, call_id: callId, tool: l.tool, args: l.args });
+        // Every tool call goes through the kernel's policy check. A process agent cannot be
+        // parked and resumed with answers, so the kernel fails a call that needs one.
+        await ctx.events.flush();
+        const verdict = await ctx.checkRound({ round, usage, calls: [{ call_id: callId, tool: l.tool, args: l.args }], checkpoint: null, can_park: false });
+        if (verdict.verdict !== "proceed") return { kind: "stopped", usage, message: verdict.verdict === "stop" ? verdict.message : "parked" };
+        if (ctx.signal.aborted) return null;
         const result = await runTool(BUILTIN_TOOLS, grant.plan.tools, l.tool, l.args, ctx.signal);
         if (ctx.signal.aborted) return null;
         await ctx.events.emit("tool.result", { round, call_id: callId, tool: l.tool, ...result });
