@@ -26,6 +26,8 @@ export const StatusData = z.object({
   result: TaskResult.optional(),
   error: WireError.optional(),
   reason: z.string().optional(),
+  /** `input_required`: the calls the task waits for. */
+  waiting: z.array(z.object({ call_id: z.string(), tool: z.string(), kind: z.enum(["approval", "external"]) })).optional(),
 });
 export const StepData = z.object({ round: z.number().int() });
 export const TextDeltaData = z.object({ round: z.number().int(), delta: z.string() });

@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 
-export { Counter, Gauge, Histogram, type Registry } from "prom-client";
+export { Counter, Histogram, type Registry } from "prom-client";
 
 export interface ServiceMetrics {
   registry: Registry;

@@ -6,12 +6,6 @@ import type { RoundReport, TaskRecord, WireError } from "@switchyard/contracts";
 export function budgetExceeded(t: TaskRecord, round: Pick<RoundReport, "round" | "usage" | "calls">, nowMs: number): WireError | null {
   const limits = t.plan?.limits;
   if (!limits) return null;
-  const over = (budget: string, message: string, limit: number, used: number): WireError => ({
-    code: "budget_exceeded",
-    message,
-    retryable: false,
-    details: { budget, limit, used },
-  });
   if (limits.max_tokens !== undefined && round.usage.total_tokens > limits.max_tokens) {
     return over(
       "max_tokens",
@@ -24,9 +18,17 @@ export function budgetExceeded(t: TaskRecord, round: Pick<RoundReport, "round" |
   if (round.calls.length > 0 && round.round >= limits.max_rounds) {
     return over("max_rounds", `round ${round.round} asked for tools, but max_rounds is ${limits.max_rounds}`, limits.max_rounds, round.round);
   }
-  if (limits.deadline_ms !== undefined) {
-    const elapsed = nowMs - Date.parse(t.created_at);
-    if (elapsed > limits.deadline_ms) return over("deadline", `task passed its deadline of ${limits.deadline_ms} ms`, limits.deadline_ms, elapsed);
-  }
-  return null;
+  return deadlinePassed(t, nowMs);
+}
+
+/** The deadline budget alone: checked after every round and, for tasks not running a round, by the reaper. */
+export function deadlinePassed(t: TaskRecord, nowMs: number): WireError | null {
+  const limit = t.plan?.limits.deadline_ms;
+  if (limit === undefined) return null;
+  const elapsed = nowMs - Date.parse(t.created_at);
+  return elapsed > limit ? over("deadline", `task passed its deadline of ${limit} ms`, limit, elapsed) : null;
+}
+
+function over(budget: string, message: string, limit: number, used: number): WireError {
+  return { code: "budget_exceeded", message, retryable: false, details: { budget, limit, used } };
 }

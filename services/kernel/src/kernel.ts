@@ -42,7 +42,7 @@ import {
 } from "@switchyard/contracts";
 import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson } from "@switchyard/runtime";
 import { approvalNeed } from "./approval.ts";
-import { budgetExceeded } from "./budgets.ts";
+import { budgetExceeded, deadlinePassed } from "./budgets.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
@@ -74,7 +74,7 @@ export interface KernelDeps {
 type RunReport = { task_id: string; run_id: string; attempt: number };
 
 /** created_at + the plan's deadline, or null when the agent has none. */
-export function deadlineOf(t: TaskRecord): string | null {
+function deadlineOf(t: TaskRecord): string | null {
   const ms = t.plan?.limits.deadline_ms;
   return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
 }
@@ -117,8 +117,10 @@ export class Kernel {
       const owner = await this.#claimIdempotencyKey(cmd);
       if (owner !== cmd.task_id) {
         log.info({ task_id: owner, dropped_task_id: cmd.task_id }, "duplicate submit (idempotency key) dropped");
-        const earlier = await store.get(owner);
-        if (earlier) this.#notifySubmitted(cmd, earlier.task);
+        if (cmd.notify) {
+          const earlier = await store.get(owner);
+          if (earlier) this.#notifySubmitted(cmd, earlier.task);
+        }
         return ACK;
       }
     }
@@ -232,8 +234,9 @@ export class Kernel {
     const t = res.after;
     if (!res.changed) {
       if (isTerminal(t.status)) return refuse("terminal", `task is ${t.status}`);
-      // Heals the index of a grant whose kernel died before indexing it (the reaper reads it).
-      await this.#index(t);
+      // Heals the index of a grant whose kernel died before indexing it (the reaper reads it);
+      // the same node asking again is healed by the reconcile below.
+      if (t.status === "running" && t.node_id !== req.node_id) await this.#index(t);
       if (t.attempt !== req.attempt) return refuse("stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
       // A claim whose reply was lost: the same node asking again for the same attempt gets the same run.
       if (t.status !== "running" || t.node_id !== req.node_id) return refuse("already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
@@ -604,16 +607,8 @@ export class Kernel {
   /** A task past its deadline fails with budget_exceeded (`details.budget: "deadline"`), wherever it is, parked included. */
   async deadlineExceeded(taskId: string): Promise<boolean> {
     const res = await this.#d.store.mutate(taskId, (t) => {
-      const deadline = deadlineOf(t);
-      if (isTerminal(t.status) || deadline === null || Date.parse(deadline) > Date.now()) return null;
-      return transition(t, "failed", {
-        error: {
-          code: "budget_exceeded",
-          message: `task passed its deadline (${deadline}, ${t.plan?.limits.deadline_ms} ms after it was created)`,
-          retryable: false,
-          details: { budget: "deadline", limit: t.plan?.limits.deadline_ms, deadline },
-        },
-      });
+      const error = isTerminal(t.status) ? null : deadlinePassed(t, Date.now());
+      return error ? transition(t, "failed", { error }) : null;
     });
     if (!res?.changed) return this.#settle(taskId, res);
     this.#d.log.info({ task_id: taskId }, "deadline exceeded");

@@ -18,8 +18,6 @@ import type { RoundCheck, RunEvents, RunOutcome } from "./kinds/kind.ts";
 import type { Model } from "./model.ts";
 import { runTool, type Tool, type ToolOutcome } from "./tools.ts";
 
-export type LoopOutcome = RunOutcome;
-
 export interface LoopContext {
   grant: ClaimGranted;
   model: Model;
@@ -48,7 +46,7 @@ function initialMessages(grant: ClaimGranted): ChatMessage[] {
 
 const tokens = (chars: number) => Math.ceil(chars / 4);
 
-export async function runAgentLoop(ctx: LoopContext): Promise<LoopOutcome> {
+export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
   const { grant, sink, signal } = ctx;
   const messages = grant.checkpoint ? [...grant.checkpoint.messages] : initialMessages(grant);
   // Cumulative over every earlier attempt and resume, so usage events never go backwards.
@@ -152,7 +150,7 @@ async function resolveParkedCall(ctx: LoopContext, call: PendingCall): Promise<T
   throw new SwitchyardError("runner_error", `call ${call.call_id} was resumed without an answer`, { retryable: false });
 }
 
-async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<LoopOutcome> {
+async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<RunOutcome> {
   await sink.emit("error", error).catch(() => undefined);
   return { kind: "failed", error, usage };
 }
