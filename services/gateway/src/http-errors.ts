@@ -46,3 +46,16 @@ export function fromServiceError(err: unknown): HttpProblem {
   }
   return new HttpProblem("internal", "internal error");
 }
+
+/**
+ * A message for NATS, encoded once and refused up front (413) when the bus could never carry
+ * it (`max_payload`): the client's body was too large, the server is not broken. `what` names
+ * the thing in the message.
+ */
+export function encodeForBus(maxPayload: number | undefined, body: unknown, what: string): Uint8Array {
+  const payload = new TextEncoder().encode(JSON.stringify(body));
+  if (maxPayload !== undefined && payload.byteLength > maxPayload) {
+    throw new HttpProblem("payload_too_large", `${what} is ${payload.byteLength} bytes; the message bus accepts ${maxPayload}`);
+  }
+  return payload;
+}

@@ -1,19 +1,15 @@
 // Agent catalog: the spawner owns it; the gateway forwards over request/reply.
 import { type AgentNameRequest, Slug, type SpawnerReply, SpawnerReply as SpawnerReplySchema, SwitchyardError, subjects } from "@switchyard/contracts";
-import { encodeJson, requestJson } from "@switchyard/runtime";
+import { requestJson } from "@switchyard/runtime";
 import type { FastifyInstance } from "fastify";
 import type { GatewayContext } from "../context.ts";
-import { fromServiceError, HttpProblem, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, fromServiceError, parseOr400 } from "../http-errors.ts";
 
 async function callSpawner(ctx: GatewayContext, subject: string, payload: unknown): Promise<unknown> {
-  // A request NATS would refuse (max_payload) is the client's too-large body, not an outage.
-  const maxPayload = ctx.nc.info?.max_payload;
-  if (maxPayload !== undefined && encodeJson(payload).byteLength > maxPayload) {
-    throw new HttpProblem("payload_too_large", `agent definition is larger than the catalog accepts (${maxPayload} bytes encoded)`);
-  }
+  const body = encodeForBus(ctx.nc.info?.max_payload, payload, "the agent definition");
   let reply: SpawnerReply;
   try {
-    reply = await requestJson(ctx.nc, subject, payload, SpawnerReplySchema, ctx.env.SPAWNER_TIMEOUT_MS);
+    reply = await requestJson(ctx.nc, subject, body, SpawnerReplySchema, ctx.env.SPAWNER_TIMEOUT_MS);
   } catch (err) {
     throw fromServiceError(err);
   }

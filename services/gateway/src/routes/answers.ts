@@ -3,10 +3,9 @@
 // (sy.cmd.answer, durable in SY_CMD); the kernel decides whether it stands (first answer wins)
 // and tells this request on its inbox, so the client gets 200, 404 or 409 at once.
 import { type AnswerCall, type AnswerResponse, ApprovalBody, isTerminal, subjects, type TaskRecord, ToolResultBody } from "@switchyard/contracts";
-import { encodeJson } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
-import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, HttpProblem, parseOr400 } from "../http-errors.ts";
 import { loadTask } from "../task-reads.ts";
 
 export function answerRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
@@ -39,11 +38,12 @@ async function sendAnswer(ctx: GatewayContext, reply: FastifyReply, task: TaskRe
   const answerId = crypto.randomUUID();
   const verdict = ctx.answerWaiter.expect(answerId, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
   const cmd: AnswerCall = { v: 1, task_id: task.id, answer_id: answerId, call_id: callId, answer, notify: ctx.answerWaiter.subjectFor(answerId) };
-  const payload = encodeJson(cmd);
-  const maxPayload = ctx.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-  if (payload.byteLength > maxPayload) {
+  let payload: Uint8Array;
+  try {
+    payload = encodeForBus(ctx.nc.info?.max_payload, cmd, "the answer");
+  } catch (err) {
     verdict.cancel();
-    throw new HttpProblem("payload_too_large", `answer is ${payload.byteLength} bytes; the message bus accepts ${maxPayload}`);
+    throw err;
   }
   try {
     await ctx.js.publish(subjects.answer, payload);

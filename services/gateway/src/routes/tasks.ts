@@ -21,7 +21,7 @@ import { encodeJson, newTaskId, readRunnerKind } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
-import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, HttpProblem, parseOr400 } from "../http-errors.ts";
 import { loadTask, viewTask } from "../task-reads.ts";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -70,11 +70,12 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       submitted_at: new Date().toISOString(),
       notify: ctx.submitWaiter.subjectFor(id),
     };
-    const payload = encodeJson(cmd);
-    const maxPayload = ctx.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    if (payload.byteLength > maxPayload) {
+    let payload: Uint8Array;
+    try {
+      payload = encodeForBus(ctx.nc.info?.max_payload, cmd, "the task");
+    } catch (err) {
       confirmation.cancel();
-      throw new HttpProblem("payload_too_large", `task is ${payload.byteLength} bytes; the message bus accepts ${maxPayload}`);
+      throw err;
     }
     let ack: Awaited<ReturnType<typeof ctx.js.publish>>;
     try {
