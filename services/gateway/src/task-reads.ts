@@ -19,19 +19,22 @@ export async function loadTask(ctx: GatewayContext, rawId: string, tenant: strin
   return task;
 }
 
-export async function readLive(ctx: GatewayContext, task: TaskRecord): Promise<TaskLive | undefined> {
-  // Queued and parked tasks have no run on any node: the cache of the last run would mislead.
-  if (isTerminal(task.status) || task.status === "queued" || task.status === "input_required") return undefined;
-  let h: Record<string, string>;
+/** The replay-cache hash of the task's current run: undefined without a run, for another run's hash, or with Redis down. */
+async function readRunHash(ctx: GatewayContext, task: TaskRecord): Promise<Record<string, string> | undefined> {
+  if (!task.run_id) return undefined;
   try {
-    h = await ctx.redis.hgetall(redisKeys.run(task.id));
+    const h = await ctx.redis.hgetall(redisKeys.run(task.id));
+    return h.run_id === task.run_id ? h : undefined;
   } catch {
     return undefined; // Redis is a cache: the record alone still answers.
   }
-  if (!h.run_id || h.run_id !== task.run_id) return undefined;
-  const live: TaskLive = {};
+}
+
+function liveFields(task: TaskRecord, h: Record<string, string> | undefined): TaskLive | undefined {
+  // Queued and parked tasks have no run on any node: the cache of the last run would mislead.
+  if (!h || isTerminal(task.status) || task.status === "queued" || task.status === "input_required") return undefined;
+  const live: TaskLive = { run_id: h.run_id };
   if (h.node_id) live.node_id = h.node_id;
-  live.run_id = h.run_id;
   if (h.status) live.status = h.status;
   if (h.started_at) live.started_at = h.started_at;
   if (h.last_event_at) live.last_event_at = h.last_event_at;
@@ -48,31 +51,36 @@ export async function readLive(ctx: GatewayContext, task: TaskRecord): Promise<T
   return live;
 }
 
-/** For a queued task: how many live nodes serve its kind, and a note when none does. */
-export async function readQueueInfo(ctx: GatewayContext, task: TaskRecord): Promise<QueueInfo | undefined> {
-  if (task.status !== "queued") return undefined;
-  try {
-    const n = nodesPerKind(await listRunnerNodes(ctx.redis)).get(task.runner_kind) ?? 0;
-    return n > 0 ? { runner_nodes: n } : { runner_nodes: 0, message: `no runner node serves kind '${task.runner_kind}'` };
-  } catch {
-    return undefined; // Redis is down: say nothing rather than something wrong
-  }
-}
-
 /** The runner kind's report on the task's current (or last) run, while the replay cache keeps it. */
-export async function readRunnerState(ctx: GatewayContext, task: TaskRecord): Promise<Record<string, unknown> | undefined> {
-  if (!task.run_id) return undefined;
+function runnerState(h: Record<string, string> | undefined): Record<string, unknown> | undefined {
+  if (!h?.runner_state) return undefined;
   try {
-    const [runId, raw] = await ctx.redis.hmget(redisKeys.run(task.id), "run_id", "runner_state");
-    if (!raw || runId !== task.run_id) return undefined;
-    const state: unknown = JSON.parse(raw);
+    const state: unknown = JSON.parse(h.runner_state);
     return typeof state === "object" && state !== null && !Array.isArray(state) ? (state as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function viewTask(ctx: GatewayContext, task: TaskRecord): Promise<TaskView> {
-  const [live, queue, runnerState] = await Promise.all([readLive(ctx, task), readQueueInfo(ctx, task), readRunnerState(ctx, task)]);
-  return toTaskView(task, live, queue, runnerState);
+/** Live runner nodes per kind, read at most once per request (a list of queued tasks shares it). */
+export function nodesOnce(ctx: GatewayContext): () => Promise<Map<string, number> | undefined> {
+  let nodes: Promise<Map<string, number> | undefined> | undefined;
+  return () => {
+    nodes ??= listRunnerNodes(ctx.redis).then(nodesPerKind, () => undefined); // Redis down: say nothing
+    return nodes;
+  };
+}
+
+/** For a queued task: how many live nodes serve its kind, and a note when none does. */
+async function queueInfo(task: TaskRecord, nodes: () => Promise<Map<string, number> | undefined>): Promise<QueueInfo | undefined> {
+  if (task.status !== "queued") return undefined;
+  const perKind = await nodes();
+  if (!perKind) return undefined;
+  const n = perKind.get(task.runner_kind) ?? 0;
+  return n > 0 ? { runner_nodes: n } : { runner_nodes: 0, message: `no runner node serves kind '${task.runner_kind}'` };
+}
+
+export async function viewTask(ctx: GatewayContext, task: TaskRecord, nodes = nodesOnce(ctx)): Promise<TaskView> {
+  const [h, queue] = await Promise.all([readRunHash(ctx, task), queueInfo(task, nodes)]);
+  return toTaskView(task, liveFields(task, h), queue, runnerState(h));
 }

@@ -22,7 +22,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
 import { encodeForBus, HttpProblem, parseOr400 } from "../http-errors.ts";
-import { loadTask, viewTask } from "../task-reads.ts";
+import { loadTask, nodesOnce, viewTask } from "../task-reads.ts";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
@@ -109,6 +109,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     ids.sort().reverse(); // UUIDv7: newest first
     const start = q.cursor ? ids.findIndex((id) => id < (q.cursor as string)) : 0;
     const items = [];
+    const nodes = nodesOnce(ctx);
     let next: string | null = null;
     for (let i = start < 0 ? ids.length : start; i < ids.length; i++) {
       const entry = await ctx.tasks.get(ids[i] as string);
@@ -121,7 +122,7 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
         next = items[items.length - 1]?.id ?? null;
         break;
       }
-      items.push(await viewTask(ctx, t));
+      items.push(await viewTask(ctx, t, nodes));
     }
     return { items, next_cursor: next };
   });
