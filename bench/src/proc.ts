@@ -93,12 +93,6 @@ export const round = (n: number, digits = 1): number => {
 
 const children = new Set<ChildProcess>();
 
-/** Kills `child` with the other helpers if the bench ends without stopping it. */
-export function trackChild(child: ChildProcess): void {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-}
-
 /** Kills every helper process still running (on the way out, whatever happened). */
 export function killAllChildren(): void {
   for (const c of children) {

@@ -14,6 +14,8 @@ export interface StartNatsOptions {
   dataDir?: string;
   /** Append the server's output to this file too. */
   logFile?: string;
+  /** Serve nats-server's HTTP monitoring endpoints (/varz, /jsz) on this port (-m). */
+  monitorPort?: number;
 }
 
 /** Starts `nats-server -js` on 127.0.0.1 and resolves once it is ready. */
@@ -26,7 +28,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
   return startDaemon({
     name: "nats-server",
     command,
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dataDir],
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dataDir, ...(opts.monitorPort ? ["-m", String(opts.monitorPort)] : [])],
     port,
     url: `nats://127.0.0.1:${port}`,
     dataDir,
