@@ -4,6 +4,9 @@
 // crash resumed by subscribing to the same remote task (the message is sent once).
 import { type Fleet, type ServiceProcess, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type A2aTestServer, startA2aServer } from "../src/a2a-server.ts";
+import { eventually, http } from "../src/http.ts";
+import { openStream, readStream } from "../src/sse.ts";
 import {
   describeEvents,
   eventsUrl,
@@ -16,10 +19,7 @@ import {
   submit,
   untilTerminal,
   waitForTask,
-} from "../faults/support.ts";
-import { type A2aTestServer, startA2aServer } from "../src/a2a-server.ts";
-import { eventually, http } from "../src/http.ts";
-import { openStream, readStream } from "../src/sse.ts";
+} from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, http } from "../src/http.ts";
 import { openStream, type ReceivedEvent, readStream } from "../src/sse.ts";
+import { expectSubsequence, submit as submitTask } from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;
@@ -50,20 +51,10 @@ const bulky = {
 };
 const sleepy = { model: "scripted", tools: ["sleep"], script: [{ text: "napping", tool: { name: "sleep", args: { ms: 20_000 } } }, { text: "awake" }] };
 
-async function submit(agent: string, input: unknown = "hi", extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await http("POST", `${G}/v1/tasks`, { agent, input, ...extra });
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body.id as string;
-}
+const submit = (agent: string, input: unknown = "hi", extra: Record<string, unknown> = {}) => submitTask(G, agent, input, extra);
 const eventsUrl = (id: string, q = "") => `${G}/v1/tasks/${id}/events${q}`;
 const seqs = (evs: ReceivedEvent[]) => evs.map((e) => e.id);
 
-/** Asserts `types` appear in this order (not necessarily adjacent). */
-function expectSubsequence(actual: string[], wanted: string[]): void {
-  let i = 0;
-  for (const t of actual) if (t === wanted[i]) i++;
-  expect(i, `expected ${wanted.join(" → ")} in order within ${actual.join(",")}`).toBe(wanted.length);
-}
 const label = (e: ReceivedEvent) => (e.type === "status" ? `status:${String(e.data.data.status)}` : e.type);
 
 beforeAll(async () => {

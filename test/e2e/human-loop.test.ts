@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, http } from "../src/http.ts";
 import { openStream, type ReceivedEvent, readStream, type SseStream } from "../src/sse.ts";
+import { expectSubsequence, submit as submitTask } from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;
@@ -148,11 +149,7 @@ const AGENTS: Record<string, unknown> = {
   },
 };
 
-async function submit(agent: string, input = "hi", extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await http("POST", `${G}/v1/tasks`, { agent, input, ...extra });
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body.id as string;
-}
+const submit = (agent: string, input = "hi", extra: Record<string, unknown> = {}) => submitTask(G, agent, input, extra);
 const eventsUrl = (id: string) => `${G}/v1/tasks/${id}/events`;
 const label = (e: ReceivedEvent) => (e.type === "status" ? `status:${String(e.data.data.status)}#${e.data.attempt}` : e.type);
 const statusTrail = (events: ReceivedEvent[]) => events.filter((e) => e.type === "status").map(label);
@@ -164,12 +161,6 @@ const toolResult = (id: string, body: Record<string, unknown>) => http("POST", `
 async function untilParked(stream: SseStream, type: "approval.requested" | "tool.call" = "approval.requested"): Promise<ReceivedEvent> {
   await stream.waitFor((e) => e.type === "status" && e.data.data.status === "input_required", 20_000);
   return stream.waitFor((e) => e.type === type && (type !== "tool.call" || e.data.data.external === true));
-}
-
-function expectSubsequence(actual: string[], wanted: string[]): void {
-  let i = 0;
-  for (const t of actual) if (t === wanted[i]) i++;
-  expect(i, `expected ${wanted.join(" → ")} in order within ${actual.join(",")}`).toBe(wanted.length);
 }
 
 function expectCumulativeUsage(events: ReceivedEvent[]): number[] {

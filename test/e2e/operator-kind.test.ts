@@ -6,9 +6,9 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Fleet, freePort, startFleet, startService } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeEvents, eventsUrl, FAST_KERNEL_ENV, FAST_RUNNER_ENV, getTask, isStatus, statusTrail, submit, untilTerminal } from "../faults/support.ts";
 import { eventually, http } from "../src/http.ts";
 import { openStream, readStream } from "../src/sse.ts";
+import { describeEvents, eventsUrl, FAST_KERNEL_ENV, FAST_RUNNER_ENV, getTask, isStatus, statusTrail, submit, untilTerminal } from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

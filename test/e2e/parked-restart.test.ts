@@ -8,7 +8,8 @@ import path from "node:path";
 import { type Fleet, freePort, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, http } from "../src/http.ts";
-import { openStream, type ReceivedEvent, readStream } from "../src/sse.ts";
+import { openStream, readStream } from "../src/sse.ts";
+import { statusTrail, submit as submitTask } from "../src/support.ts";
 
 let fleet: Fleet | undefined;
 let G: string;
@@ -37,13 +38,7 @@ const AGENTS: Record<string, unknown> = {
   },
 };
 
-const statusTrail = (events: ReceivedEvent[]) => events.filter((e) => e.type === "status").map((e) => `${String(e.data.data.status)}#${e.data.attempt}`);
-
-async function submit(agent: string, input: string): Promise<string> {
-  const res = await http("POST", `${G}/v1/tasks`, { agent, input });
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body.id as string;
-}
+const submit = (agent: string, input: string) => submitTask(G, agent, input);
 
 async function startAll(): Promise<void> {
   fleet = await startFleet({ runnerNodes: 1, dataDir, port, env: ENV });

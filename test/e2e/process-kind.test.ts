@@ -7,6 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { type Fleet, type ServiceProcess, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, http } from "../src/http.ts";
+import { openStream, readStream } from "../src/sse.ts";
 import {
   describeEvents,
   eventsUrl,
@@ -19,9 +21,7 @@ import {
   submit,
   untilTerminal,
   waitForTask,
-} from "../faults/support.ts";
-import { eventually, http } from "../src/http.ts";
-import { openStream, readStream } from "../src/sse.ts";
+} from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

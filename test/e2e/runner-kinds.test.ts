@@ -5,6 +5,8 @@
 // crashed node are handled. This is also the worked example of docs/how-to-add-a-runner-kind.md.
 import { type Fleet, type ServiceProcess, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, http } from "../src/http.ts";
+import { openStream, readStream } from "../src/sse.ts";
 import {
   describeEvents,
   eventsUrl,
@@ -17,9 +19,7 @@ import {
   submit,
   untilTerminal,
   waitForTask,
-} from "../faults/support.ts";
-import { eventually, http } from "../src/http.ts";
-import { openStream, readStream } from "../src/sse.ts";
+} from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

@@ -10,7 +10,8 @@ import { type Fleet, startFleet } from "@switchyard/devkit";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { http as request } from "../src/http.ts";
-import { openStream, type ReceivedEvent, readStream } from "../src/sse.ts";
+import { openStream, readStream } from "../src/sse.ts";
+import { statusOf, submit as submitTask } from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;
@@ -63,14 +64,9 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-async function submit(agent: string, input: string): Promise<string> {
-  const res = await request("POST", `${G}/v1/tasks`, { agent, input });
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body.id as string;
-}
+const submit = (agent: string, input: string) => submitTask(G, agent, input);
 const eventsUrl = (id: string) => `${G}/v1/tasks/${id}/events`;
 const ids = (evs: { id: number }[]) => evs.map((e) => e.id);
-const statusOf = (e: ReceivedEvent) => (e.type === "status" ? String(e.data.data.status) : undefined);
 
 async function consumerCount(): Promise<number> {
   const jsm = await jetstreamManager(nc);

@@ -23,7 +23,7 @@ import {
   submit,
   terminalEvents,
   untilTerminal,
-} from "./support.ts";
+} from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

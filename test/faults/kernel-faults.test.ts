@@ -31,7 +31,7 @@ import {
   terminalEvents,
   untilTerminal,
   waitForTask,
-} from "./support.ts";
+} from "../src/support.ts";
 
 let fleet: Fleet;
 let G: string;

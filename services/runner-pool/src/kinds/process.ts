@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import readline from "node:readline";
-import { type JsonObject, SwitchyardError, type Usage, type WireError } from "@switchyard/contracts";
+import type { JsonObject, Usage, WireError } from "@switchyard/contracts";
 import { z } from "zod";
 import { BUILTIN_TOOLS, runTool } from "../tools.ts";
 import { defineRunnerKind, type NodeInfo, type RunContext, type RunOutcome } from "./kind.ts";

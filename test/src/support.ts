@@ -1,11 +1,11 @@
-// Shared helpers of the fault-injection suites: submit and follow tasks, summarise what a client
+// Shared helpers of the cross-service suites (e2e and faults): submit and follow tasks, summarise what a client
 // saw (for failure messages), read the replay cache, and print one `[fault]` line per case.
 import type { Fleet, ServiceProcess } from "@switchyard/devkit";
 import { expect } from "vitest";
-import { eventually, http } from "../src/http.ts";
-import { openStream, type ReceivedEvent, type SseStream } from "../src/sse.ts";
+import { eventually, http } from "./http.ts";
+import { openStream, type ReceivedEvent, type SseStream } from "./sse.ts";
 
-export type { ReceivedEvent } from "../src/sse.ts";
+export type { ReceivedEvent } from "./sse.ts";
 
 /** Short runner timings so a lost runner is noticed in about two seconds. */
 export const FAST_RUNNER_ENV = { LEASE_TTL_MS: "1500", HEARTBEAT_MS: "300", NODE_TTL_MS: "1500" };
@@ -213,4 +213,11 @@ export function followResilient(url: string, opts: { deadlineMs: number; stallMs
     return f.events;
   })();
   return f;
+}
+
+/** Asserts `wanted` appear in this order within `actual` (not necessarily adjacent). */
+export function expectSubsequence(actual: string[], wanted: string[]): void {
+  let i = 0;
+  for (const t of actual) if (t === wanted[i]) i++;
+  expect(i, `expected ${wanted.join(" → ")} in order within ${actual.join(",")}`).toBe(wanted.length);
 }
