@@ -150,9 +150,9 @@ export const TaskRecord = z.object({
    * the resumed attempt runs those calls, until its checkpoint passes the round.
    */
   pending: PendingRound.nullable().default(null),
-  /** Answered calls of earlier parked rounds (the last 100), so a late answer gets 409 with the decision that stands. */
+  /** Answered calls of earlier parked rounds (the last 100, args dropped), so a late answer gets 409 with the decision that stands. */
   answered: z.array(PendingCall).default([]),
-  /** Attempts started by resuming a parked task; they do not count against retry.max_attempts. */
+  /** Attempts started by resuming a parked task or after a drain's hand-back; they do not count against retry.max_attempts. */
   resumes: z.number().int().min(0).default(0),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;

@@ -88,7 +88,10 @@ const failuresSoFar = (t: TaskRecord): number => t.attempt - t.resumes;
 /** Moves the parked round's calls to `answered` once a checkpoint (or the end) has passed it. */
 function settlePending(t: TaskRecord, completedRound: number | null): Pick<TaskRecord, "pending" | "answered"> {
   if (!t.pending || (completedRound !== null && completedRound < t.pending.round)) return { pending: t.pending, answered: t.answered };
-  return { pending: null, answered: [...t.answered, ...t.pending.calls.filter((c) => c.kind !== "run")].slice(-ANSWERED_KEPT) };
+  // Kept only to answer late answers with the one that stands: the call's args are in the
+  // checkpoint's conversation already and would only make every later record write larger.
+  const settled = t.pending.calls.filter((c) => c.kind !== "run").map((c) => ({ ...c, args: {} }));
+  return { pending: null, answered: [...t.answered, ...settled].slice(-ANSWERED_KEPT) };
 }
 
 /** When the first unanswered approval of a parked round times out, or null. */

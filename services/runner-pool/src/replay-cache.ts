@@ -87,12 +87,8 @@ export class ReplayCache {
 
   /** The runner kind's own view of the run (e.g. a process agent's status), shown as the task's runner_state. */
   setRunnerState(state: Record<string, unknown>): void {
-    this.#exec(
-      this.#redis
-        .pipeline()
-        .hset(this.#key, { ...this.#identity, runner_state: JSON.stringify(state), last_event_at: new Date().toISOString() })
-        .expire(this.#key, RUNNING_TTL_S),
-    );
+    // Staged like events: several changes in one macrotask are one write.
+    this.#stage({ ...this.#identity, runner_state: JSON.stringify(state), last_event_at: new Date().toISOString() }, undefined, true);
   }
 
   /** Marks how the run ended on this runner and lets the cache expire. */

@@ -77,6 +77,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
   let remote: { task_id: string; context_id: string } | null = resume.success ? resume.data : null;
   const remoteState: Record<string, unknown> = { url: ctx.config.url, remote_task_id: remote?.task_id ?? null, remote_state: null, resumed: Boolean(remote) };
   const publishState = (patch: Record<string, unknown>) => {
+    if (Object.entries(patch).every(([k, v]) => remoteState[k] === v)) return; // a repeated status update changes nothing
     Object.assign(remoteState, patch);
     ctx.setState({ ...remoteState });
   };
