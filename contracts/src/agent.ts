@@ -108,7 +108,7 @@ export const ApprovalPolicy: z.ZodType<ApprovalPolicy, ApprovalPolicyInput> = z.
   CompositePolicy,
 ]);
 
-/** One round of the built-in `scripted` model (DESIGN §8). */
+/** One round of the built-in `scripted` model (ARCHITECTURE.md §8). */
 export const ScriptStep = z
   .object({
     text: z.string().max(1_000_000).optional(),

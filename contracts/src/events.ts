@@ -1,4 +1,4 @@
-// Task events (DESIGN §6, contract). Stored in SY_EVENTS without `seq`: the stream sequence
+// Task events (ARCHITECTURE.md §6, contract). Stored in SY_EVENTS without `seq`: the stream sequence
 // is the seq, added by whoever reads the message (the gateway adds it to SSE data).
 import { z } from "zod";
 import { JsonObject, TaskId, Timestamp } from "./common.ts";
@@ -108,6 +108,6 @@ export const EventHeaders = {
   status: "Sy-Status",
 } as const;
 
-/** Critical events are kept in the Redis replay ring for late subscribers (DESIGN §4). */
+/** Critical events are kept in the Redis replay ring for late subscribers (ARCHITECTURE.md §4). */
 export const CRITICAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(["status", "approval.requested", "approval.decided", "error"]);
 export const CRITICAL_RING_SIZE = 32;

@@ -1,4 +1,4 @@
-// HTTP API v1 bodies and responses (DESIGN §7, contract).
+// HTTP API v1 bodies and responses (ARCHITECTURE.md §7, contract).
 import { z } from "zod";
 import { AgentDef, Executor, TaskLimits } from "./agent.ts";
 import { JsonObject, Slug } from "./common.ts";

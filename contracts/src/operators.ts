@@ -1,4 +1,4 @@
-// Operators (DESIGN §1, issue 5): outside parties that handle the turns of `operator` agents (a
+// Operators (ARCHITECTURE.md §1, issue 5): outside parties that handle the turns of `operator` agents (a
 // person at a console, an external program). They register at run time under an id, over
 // NATS (`sy.spawner.operators.*`) or over a WebSocket at the gateway, and answer turns on
 // `sy.operator.<id>.turn`. The spawner keeps the registry (KV `sy_operators`, entries expire

@@ -1,4 +1,4 @@
-// Redis keys: the runner's replay cache and liveness data (DESIGN §4). Nothing here is the
+// Redis keys: the runner's replay cache and liveness data (ARCHITECTURE.md §4). Nothing here is the
 // source of truth; all of it can be rebuilt.
 export const redisKeys = {
   /**

@@ -1,4 +1,4 @@
-// The runner-kind registry (DESIGN §1, §2): a runner kind is an open string; a node that has an
+// The runner-kind registry (ARCHITECTURE.md §1, §2): a runner kind is an open string; a node that has an
 // initializer for a kind registers the kind's config JSON Schema in KV `sy_runner_kinds` at
 // start. The gateway (at submit) and the spawner (at agent PUT) validate executor configs
 // against it; a kind nobody registered is accepted and waits in the queue.

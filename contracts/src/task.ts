@@ -1,4 +1,4 @@
-// Tasks: input, status and the lifecycle state machine (DESIGN §2, §5). The kernel is the
+// Tasks: input, status and the lifecycle state machine (ARCHITECTURE.md §2, §5). The kernel is the
 // only writer of task records; everyone else reads them.
 import { z } from "zod";
 import { Executor, RunPlan } from "./agent.ts";

@@ -1,4 +1,4 @@
-// The task lifecycle (DESIGN §5): every status change goes through `transition`, which
+// The task lifecycle (ARCHITECTURE.md §5): every status change goes through `transition`, which
 // refuses illegal moves; terminal statuses never change again.
 import { canTransition, type TaskRecord, type TaskStatus } from "@switchyard/contracts";
 

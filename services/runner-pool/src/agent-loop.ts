@@ -1,4 +1,4 @@
-// The agent loop for one attempt (DESIGN §8): model round (streamed) → the kernel's check →
+// The agent loop for one attempt (ARCHITECTURE.md §8): model round (streamed) → the kernel's check →
 // tool calls → next round, until a final message. It reports facts (events, the round's
 // usage and tool calls, checkpoints, the outcome); the kernel decides what they mean: budgets,
 // approvals and external tools are its verdicts, and a parked or stopped task simply ends

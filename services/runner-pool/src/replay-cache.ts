@@ -1,4 +1,4 @@
-// The AgentRunner replay cache in Redis (DESIGN §4): live fields of a running task and a ring
+// The AgentRunner replay cache in Redis (ARCHITECTURE.md §4): live fields of a running task and a ring
 // of its last 32 critical events, for GET /v1/tasks/:id and late subscribers. Best effort:
 // a failed write is logged at debug and never stops the run.
 import { CRITICAL_EVENT_TYPES, CRITICAL_RING_SIZE, RUN_CACHE_TTL_AFTER_FINISH_S, redisKeys, type StoredEvent } from "@switchyard/contracts";

@@ -1,4 +1,4 @@
-// The built-in `scripted` model (DESIGN §8): deterministic rounds from the agent definition.
+// The built-in `scripted` model (ARCHITECTURE.md §8): deterministic rounds from the agent definition.
 // A round runs script steps in order until a step with a `tool` or `tools` (a tool round) or a
 // step with `text` and no tool (the final answer). `sleep_ms` delays, `fail` fails the round on the
 // attempts in `on_attempts` (all attempts when absent); `{{input}}` is the task input.

@@ -1,4 +1,4 @@
-// GET /v1/tasks/:id/events — Server-Sent Events (DESIGN §6). Replays the task's events from
+// GET /v1/tasks/:id/events — Server-Sent Events (ARCHITECTURE.md §6). Replays the task's events from
 // JetStream (from the start, or after Last-Event-ID / ?after=), then follows live, and ends
 // after the terminal status event. The followers of a running task share one consumer per
 // gateway process (task-tail.ts); a finished task's history, and a follower the shared tail

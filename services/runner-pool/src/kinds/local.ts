@@ -1,4 +1,4 @@
-// The `local` runner kind: the model loop of DESIGN §8 (scripted model, built-in tools). It is
+// The `local` runner kind: the model loop of ARCHITECTURE.md §8 (scripted model, built-in tools). It is
 // also what a node runs for a kind listed in RUNNER_KINDS that has no initializer of its own
 // (a pool label such as `gpu`: the same loop on nodes set apart).
 import { JsonObject } from "@switchyard/contracts";
