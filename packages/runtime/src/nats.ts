@@ -16,6 +16,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, OPERATOR_TTL_MS, STREAMS, subjects } from "@switchyard/contracts";
 import type { BaseEnv } from "./env.ts";
 import type { Logger } from "./logger.ts";
+import { isStreamNotFound } from "./nats-errors.ts";
 import { patchNatsRequests } from "./nats-request-patch.ts";
 
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
@@ -110,5 +111,5 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
 }
 
 function isNotFound(err: unknown): boolean {
-  return /not found/i.test(String((err as Error)?.message ?? err));
+  return isStreamNotFound(err);
 }

@@ -6,7 +6,7 @@
 // fails with `operator_unavailable` (retryable), and the kernel retries per the agent's retry
 // policy from the last checkpoint. The runner decides nothing more than that.
 import { type ClaimGranted, OperatorReply, type OperatorTurn, SwitchyardError, subjects } from "@switchyard/contracts";
-import { decodeJson, encodeJson, type KV, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { decodeJson, encodeJson, isNoResponders, isRequestTimeout, type KV, type Logger, type NatsConnection } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import type { Model, ModelChunk, RoundInput } from "./model.ts";
 
@@ -112,9 +112,8 @@ export class OperatorModel implements Model {
         return { kind: "reply" as const, reply: decoded.value };
       },
       (err: unknown) => {
-        const text = String((err as Error)?.message ?? err);
-        if (/no responders|503/i.test(text)) return { kind: "gone" as const, why: "no responders" };
-        if (/timeout/i.test(text))
+        if (isNoResponders(err)) return { kind: "gone" as const, why: "no responders" };
+        if (isRequestTimeout(err))
           throw new SwitchyardError("model_error", `operator '${this.#ref}' did not answer within ${this.#link.turnTimeoutMs} ms`, { retryable: true });
         throw err;
       },

@@ -23,6 +23,7 @@ import {
   buildEvent,
   decodeJson,
   encodeJson,
+  isConsumerExists,
   type JetStreamClient,
   type KV,
   type Logger,
@@ -159,7 +160,7 @@ export class RunnerNodeService {
         });
       } catch (err) {
         // Another node created it at the same moment.
-        if (!/already|exists/i.test(String(err))) throw err;
+        if (!isConsumerExists(err)) throw err;
       }
     }
   }
