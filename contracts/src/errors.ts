@@ -18,6 +18,8 @@ export const ErrorCodes = {
   task_not_waiting: 409,
   /** An answer for a call_id the task never waited for. */
   call_not_found: 404,
+  /** A task chose an executor its agent does not allow (`executor_overrides`). */
+  executor_not_allowed: 403,
   payload_too_large: 413,
   unavailable: 503,
   internal: 500,

@@ -34,7 +34,12 @@ beforeAll(async () => {
   G = fleet.gatewayUrl;
   node = await fleet.addRunner(A2A_NODE);
   await putAgents(G, {
-    "a2a-proxy": { model: "scripted", script: [{ text: "unused by the a2a kind" }], retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 } },
+    "a2a-proxy": {
+      model: "scripted",
+      executor_overrides: ["a2a"],
+      script: [{ text: "unused by the a2a kind" }],
+      retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 },
+    },
   });
 });
 

@@ -42,6 +42,26 @@ export const RunnerEnv = z.object({
     .string()
     .min(1)
     .default(path.resolve(import.meta.dirname, "../../../examples/process-agents")),
+  // `process` kind: the environment variables a task may set in config.env, comma-separated names
+  // or `*` globs (e.g. "MY_FLAG,AGENT_*"). Default empty: none. Names that change how programs
+  // start or connect (NODE_OPTIONS, NODE_*, LD_*, DYLD_*, PATH, *_PROXY, …) are refused even if listed.
+  PROCESS_ENV_ALLOW: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .max(128)
+          .regex(/^[A-Z_*][A-Z0-9_*]*$/, "each entry must be an upper-case variable name or a glob of one with '*'"),
+      ),
+    ),
   // `process` kind: how long an agent process has after SIGTERM before SIGKILL.
   PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
   // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
