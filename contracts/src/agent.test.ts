@@ -164,3 +164,23 @@ describe("executorOverrideRefusal (a task's executor vs its agent's executor_ove
     expect(executorOverrideRefusal(open, proc)).toMatch(/only the runner kinds 'gpu', 'local' .* not 'process'/);
   });
 });
+
+describe("approval globs at agent PUT", () => {
+  it("accept tool-name characters, '*' and '?', and name any other glob's path", () => {
+    const base = { name: "g", model: "scripted", script: [{ text: "x" }] };
+    expect(AgentDef.safeParse({ ...base, approval: { policy: "pattern", tools: ["payments.*", "delete_?", "*a*a*a*b"] } }).success).toBe(true);
+    const bad = AgentDef.safeParse({
+      ...base,
+      approval: {
+        policy: "composite",
+        mode: "any",
+        policies: [
+          { policy: "pattern", tools: ["ok.*"] },
+          { policy: "threshold", tools: ["x", "{a,b}"], arg: "n", limit: 1 },
+        ],
+      },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join("."))).toEqual(["approval.policies.1.tools.1"]);
+  });
+});

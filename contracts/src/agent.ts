@@ -76,6 +76,12 @@ export type ToolDecl = z.infer<typeof ToolDecl>;
 // ---- approval policies (decided by the kernel before a tool call runs) ----
 
 const ToolGlobs = z.array(z.string().min(1).max(256)).min(1).max(100);
+/**
+ * The glob syntax approval policies accept: tool-name characters, `*` (any run of characters)
+ * and `?` (one character). Matched on a linear-time engine by the kernel; checked at agent PUT.
+ */
+export const TOOL_GLOB = /^[A-Za-z0-9_.*?-]{1,256}$/;
+const TOOL_GLOB_MESSAGE = "a glob of letters, digits, '_', '.', '-', '*' (any run of characters) and '?' (one character), at most 256 long";
 /** Settings read from the top-level policy only: how long a person may take, and what then. */
 const ApprovalTimeouts = {
   /** How long an approval may wait; absent: until the task's deadline. */
@@ -240,6 +246,14 @@ export const AgentDef = z
       if (seen.has(name)) ctx.addIssue({ code: "custom", path: ["tools", i], message: `tool '${name}' is declared twice` });
       seen.add(name);
     }
+    const globs = (p: ApprovalPolicy, path: (string | number)[]): void => {
+      if (p.policy === "pattern" || p.policy === "threshold") {
+        for (const [i, g] of p.tools.entries())
+          if (!TOOL_GLOB.test(g)) ctx.addIssue({ code: "custom", path: [...path, "tools", i], message: TOOL_GLOB_MESSAGE });
+      }
+      if (p.policy === "composite") for (const [i, child] of p.policies.entries()) globs(child, [...path, "policies", i]);
+    };
+    globs(def.approval, ["approval"]);
     if (def.approval.policy === "composite") {
       const nested = (p: ApprovalPolicy, path: (string | number)[]): void => {
         if (p.policy !== "composite") return;
