@@ -2,6 +2,7 @@
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { egressPolicy } from "./egress.ts";
 
 const kindList = z
   .string()
@@ -64,6 +65,26 @@ export const RunnerEnv = z.object({
     ),
   // `process` kind: how long an agent process has after SIGTERM before SIGKILL.
   PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
+  // Where this node may connect on a task's behalf (the `a2a` kind's remote agent, plugins using
+  // the node's guarded fetch): comma-separated `public` (any global unicast address), IPs, CIDRs,
+  // host names and host globs (*.example.com). Default "public": loopback, private, link-local,
+  // metadata and other special addresses are refused unless an entry allows them.
+  EGRESS_ALLOW: z
+    .string()
+    .default("public")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        egressPolicy(entries);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
   // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
   A2A_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   // Operator agents: how long to wait for an operator that is not connected (or left mid-turn)
