@@ -26,8 +26,8 @@ const A2aResume = z.object({ task_id: z.string().min(1), context_id: z.string().
 
 export interface A2aKindOptions {
   requestTimeoutMs: number;
-  /** Where this node may connect (EGRESS_ALLOW): every request of a run, redirects included, goes through it. */
-  egress: EgressPolicy;
+  /** Where this kind may connect; default the node's EGRESS_ALLOW (the run's `ctx.egress`). */
+  egress?: EgressPolicy;
 }
 
 const TERMINAL = new Set([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
@@ -86,7 +86,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
   };
 
   // Every request of this run (card, messages, redirects) connects only where EGRESS_ALLOW allows.
-  const egress = egressFetch(opts.egress);
+  const egress = opts.egress ? egressFetch(opts.egress) : ctx.egress;
   /** A refused destination fails the task at once (not retried); other errors keep only a short excerpt of what the remote said. */
   const failure = (err: unknown, what: string): WireError => {
     const denied = egress.lastDenial();

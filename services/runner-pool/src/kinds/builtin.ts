@@ -1,6 +1,5 @@
 // The runner kinds every node has an initializer for. A node serves only those named in
 // RUNNER_KINDS (and `local` unless RUNNER_SERVE_LOCAL=false).
-import { egressPolicy } from "../egress.ts";
 import type { RunnerEnv } from "../env.ts";
 import { a2aKind } from "./a2a.ts";
 import { LOCAL_DESCRIPTION, type ModelLoopDeps, modelLoopKind } from "./local.ts";
@@ -11,6 +10,6 @@ export function builtinKinds(env: RunnerEnv, deps: ModelLoopDeps = {}): AnyRunne
   return [
     modelLoopKind("local", LOCAL_DESCRIPTION, deps),
     processKind({ agentsDir: env.PROCESS_AGENTS_DIR, stopGraceMs: env.PROCESS_STOP_GRACE_MS, envAllow: env.PROCESS_ENV_ALLOW }),
-    a2aKind({ requestTimeoutMs: env.A2A_REQUEST_TIMEOUT_MS, egress: egressPolicy(env.EGRESS_ALLOW) }),
+    a2aKind({ requestTimeoutMs: env.A2A_REQUEST_TIMEOUT_MS }),
   ];
 }
