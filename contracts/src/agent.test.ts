@@ -183,4 +183,16 @@ describe("approval globs at agent PUT", () => {
     expect(bad.success).toBe(false);
     expect(bad.error?.issues.map((i) => i.path.join("."))).toEqual(["approval.policies.1.tools.1"]);
   });
+
+  it("caps the policies of a tree, nested ones included", () => {
+    const leaf = { policy: "pattern", tools: ["x.*"] };
+    const mid = { policy: "composite", mode: "any", policies: Array(20).fill(leaf) };
+    const big = AgentDef.safeParse({
+      name: "g",
+      model: "scripted",
+      script: [{ text: "x" }],
+      approval: { policy: "composite", mode: "all", policies: Array(20).fill(mid) },
+    });
+    expect(big.error?.issues).toEqual([expect.objectContaining({ path: ["approval"], message: expect.stringContaining("at most 256 policies") })]);
+  });
 });

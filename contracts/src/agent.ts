@@ -81,6 +81,8 @@ const ToolGlobs = z.array(z.string().min(1).max(256)).min(1).max(100);
  * and `?` (one character). Matched on a linear-time engine by the kernel; checked at agent PUT.
  */
 export const TOOL_GLOB = /^[A-Za-z0-9_.*?-]{1,256}$/;
+/** Policies in one agent's approval tree, composites and their children counted. */
+export const MAX_APPROVAL_POLICIES = 256;
 const TOOL_GLOB_MESSAGE = "a glob of letters, digits, '_', '.', '-', '*' (any run of characters) and '?' (one character), at most 256 long";
 /** Settings read from the top-level policy only: how long a person may take, and what then. */
 const ApprovalTimeouts = {
@@ -246,7 +248,9 @@ export const AgentDef = z
       if (seen.has(name)) ctx.addIssue({ code: "custom", path: ["tools", i], message: `tool '${name}' is declared twice` });
       seen.add(name);
     }
+    let policies = 0;
     const globs = (p: ApprovalPolicy, path: (string | number)[]): void => {
+      policies++;
       if (p.policy === "pattern" || p.policy === "threshold") {
         for (const [i, g] of p.tools.entries())
           if (!TOOL_GLOB.test(g)) ctx.addIssue({ code: "custom", path: [...path, "tools", i], message: TOOL_GLOB_MESSAGE });
@@ -254,6 +258,13 @@ export const AgentDef = z
       if (p.policy === "composite") for (const [i, child] of p.policies.entries()) globs(child, [...path, "policies", i]);
     };
     globs(def.approval, ["approval"]);
+    // The kernel evaluates the whole tree for every tool call: keep it small.
+    if (policies > MAX_APPROVAL_POLICIES)
+      ctx.addIssue({
+        code: "custom",
+        path: ["approval"],
+        message: `at most ${MAX_APPROVAL_POLICIES} policies in all, nested ones included (${policies} given)`,
+      });
     if (def.approval.policy === "composite") {
       const nested = (p: ApprovalPolicy, path: (string | number)[]): void => {
         if (p.policy !== "composite") return;
