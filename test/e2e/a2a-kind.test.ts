@@ -147,6 +147,7 @@ describe("a2a egress (EGRESS_ALLOW)", () => {
   const at = (url: string) => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url } } } });
 
   it("refuses loopback, metadata and redirected destinations with egress_denied before connecting, and does not retry", async () => {
+    if (!node.isRunning()) node = await fleet.addRunner(A2A_NODE); // the crash test replaces it
     internalHits.length = 0;
     for (const [url, host] of [
       [`http://127.0.0.2:${internalPort}/agent`, "127.0.0.2"],

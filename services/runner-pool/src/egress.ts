@@ -8,7 +8,14 @@
 // hop is checked again. A refused destination fails before any connection with EgressDenied.
 import dns from "node:dns";
 import ipaddr from "ipaddr.js";
-import { Agent, fetch as undiciFetch } from "undici";
+import type { Dispatcher } from "undici";
+
+/** undici loads on a node's first guarded request, not at boot (it costs a runner's start ~0.1–0.6 s). */
+let undici: Promise<typeof import("undici")> | undefined;
+const loadUndici = () => {
+  undici ??= import("undici");
+  return undici;
+};
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -103,7 +110,7 @@ export function egressFetch(policy: EgressPolicy, opts: { maxRedirects?: number 
       callback(null, first.address, first.family);
     });
   };
-  const dispatcher = new Agent({ connect: { lookup: lookup as never } });
+  let dispatcher: Dispatcher | undefined;
 
   const guarded = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     let url = new URL(input instanceof Request ? input.url : String(input));
@@ -115,6 +122,8 @@ export function egressFetch(policy: EgressPolicy, opts: { maxRedirects?: number 
       const host = hostOf(url);
       // An IP literal never goes through a DNS lookup: check it here, before connecting.
       if (ipaddr.isValid(host) && !policy.allows(host, host)) throw deny(host);
+      const { Agent, fetch: undiciFetch } = await loadUndici();
+      dispatcher ??= new Agent({ connect: { lookup: lookup as never } });
       const res = (await undiciFetch(url, {
         ...(init as object),
         method,
