@@ -18,6 +18,8 @@ export const ErrorCodes = {
   task_not_waiting: 409,
   /** An answer for a call_id the task never waited for. */
   call_not_found: 404,
+  /** A task chose an executor its agent does not allow (`executor_overrides`). */
+  executor_not_allowed: 403,
   payload_too_large: 413,
   unavailable: 503,
   internal: 500,
@@ -41,6 +43,8 @@ export const ErrorCodes = {
   /** A remote agent (`a2a`) or an agent process (`process`) failed. */
   remote_error: 502,
   process_error: 502,
+  /** A runner node refused to connect to a destination a client gave (EGRESS_ALLOW); not retried. */
+  egress_denied: 403,
   /** An operator agent's operator is not connected (retryable: the kernel retries per policy). */
   operator_unavailable: 503,
 } as const satisfies Record<string, number>;

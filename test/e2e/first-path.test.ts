@@ -61,7 +61,7 @@ beforeAll(async () => {
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info" } });
   G = fleet.gatewayUrl;
   for (const [name, def] of Object.entries({
-    "e2e-hello": hello,
+    "e2e-hello": { ...hello, executor_overrides: ["nobody-serves-this"] },
     "e2e-slow": slow,
     "e2e-sleepy": sleepy,
     "e2e-flaky": flaky,

@@ -31,7 +31,7 @@ const AGENTS = {
     script: [{ text: "Checking.", tool: { name: "echo", args: { q: "{{input}}" } } }, { text: "Done: {{input}}" }],
   },
   // What fuzzed submits run: one short round that does not repeat the (possibly large) input.
-  "hostile-fuzz": { model: "scripted", script: [{ text: "ok" }] },
+  "hostile-fuzz": { model: "scripted", script: [{ text: "ok" }], executor_overrides: ["local"] },
   // Two 1.5 s rounds: running long enough to forge reports and control messages against it.
   "hostile-slow": {
     model: "scripted",

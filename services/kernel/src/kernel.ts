@@ -140,7 +140,8 @@ export class Kernel {
       // The gateway refused limits above the agent's; lowering is all a task can do.
       plan = { ...plan, limits: effectiveLimits(plan.limits, cmd.limits) };
     } catch (err) {
-      if (err instanceof SwitchyardError && (err.code === "agent_not_found" || err.code === "invalid_agent")) error = err.toWire();
+      if (err instanceof SwitchyardError && (err.code === "agent_not_found" || err.code === "invalid_agent" || err.code === "executor_not_allowed"))
+        error = err.toWire();
       else return { ack: false, retryInMs: this.#d.commandRetryMs, reason: `spawner: ${(err as Error).message}` };
     }
     const now = new Date().toISOString();
@@ -214,7 +215,7 @@ export class Kernel {
       SpawnerReply,
       this.#d.spawnerTimeoutMs,
     );
-    if (!reply.ok) throw new SwitchyardError(reply.error.code as "agent_not_found", reply.error.message);
+    if (!reply.ok) throw new SwitchyardError(reply.error.code as "agent_not_found", reply.error.message, { details: reply.error.details });
     return RunPlan.parse(reply.value);
   }
 

@@ -2,10 +2,7 @@
 
 import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError, subjects } from "@switchyard/contracts";
 import { type KV, readRunnerKind } from "@switchyard/runtime";
-import { Ajv } from "ajv";
-
-/** Compiles the JSON Schemas of external tools, so a broken one is refused at PUT, not at answer time. */
-const ajv = new Ajv({ allErrors: true, strict: false });
+import { compileClientSchema } from "@switchyard/runtime/client-schema";
 
 export class AgentCatalog {
   readonly #kv: KV;
@@ -101,15 +98,10 @@ export function validateAgentDef(name: string, raw: unknown): AgentDef {
     for (const field of ["parameters", "returns"] as const) {
       const schema = tool[field];
       if (schema === undefined) continue;
-      try {
-        ajv.compile(schema);
-      } catch (err) {
-        schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a valid JSON Schema: ${(err as Error).message}` });
-      } finally {
-        // Only checked here: leave nothing in ajv's registry (a second PUT of a schema with an
-        // $id would be refused as a duplicate, and the registry would grow with every PUT).
-        ajv.removeSchema(schema);
-      }
+      // Compiled as the kernel will (linear-time patterns, size caps), so a schema it could not
+      // use is refused at PUT, not at answer time.
+      const compiled = compileClientSchema(schema);
+      if (!compiled.ok) schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a usable JSON Schema: ${compiled.message}` });
     }
   }
   if (schemaIssues.length > 0) {

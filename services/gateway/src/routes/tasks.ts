@@ -5,6 +5,7 @@ import {
   type CancelTask,
   checkRunnerConfig,
   Executor,
+  executorOverrideRefusal,
   idempotencyRecordKey,
   isTerminal,
   ListTasksQuery,
@@ -44,9 +45,12 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     }
     const agent = await ctx.agents.get(body.agent);
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
+    const def = AgentDef.safeParse(agent.json());
+    // A task may choose another executor only of a kind its agent lists (the spawner checks again).
+    const refusal = def.success ? executorOverrideRefusal(def.data, body.executor) : null;
+    if (refusal) throw new HttpProblem("executor_not_allowed", refusal, [{ path: "executor", message: refusal }]);
     if (body.limits) {
       // A task may lower its agent's limits, never raise them (the kernel also takes the smaller).
-      const def = AgentDef.safeParse(agent.json());
       const raised = def.success ? raisedLimits(def.data.limits, body.limits) : [];
       if (raised.length > 0) {
         const details = raised.map((r) => ({ path: `limits.${r.field}`, message: `may lower the agent's ${r.field} (${r.agent}), not raise it (${r.task})` }));
