@@ -45,8 +45,13 @@ export function redactConfig(config: Record<string, unknown>): Record<string, un
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (SECRET.test(k)) out[k] = v === undefined || v === "" ? v : "[redacted]";
-    else if (typeof v === "string") out[k] = v.replace(/\/\/([^:@/]*):([^@/]+)@/g, "//$1:[redacted]@");
+    else if (typeof v === "string") out[k] = redactUrlCredentials(v);
     else out[k] = v;
   }
   return out;
+}
+
+/** `nats://user:pass@h` → `nats://user:[redacted]@h`; a bare token or user (`nats://tok@h`) → `nats://[redacted]@h`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/\/\/([^:@/\s]*):([^@/\s]+)@/g, "//$1:[redacted]@").replace(/\/\/([^:@/\s]+)@/g, "//[redacted]@");
 }

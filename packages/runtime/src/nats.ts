@@ -23,7 +23,7 @@ export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   if (!patchNatsRequests()) log.warn("nats request patch not applied: @nats-io/nats-core changed shape; see nats-request-patch.ts");
   const nc = await connect({
-    servers: url.split(",").map((s) => s.trim()),
+    ...natsServers(url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -40,6 +40,31 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   return nc;
 }
 
+/**
+ * NATS_URL to connection options: `nats://user:pass@host:4222` gives a user and password,
+ * `nats://token@host:4222` a token (nats.js reads neither from the URL itself). Credentials are
+ * taken from the first server that carries them and stripped from every server URL (the client
+ * would otherwise print them in errors and status events).
+ */
+export function natsServers(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const raw of url
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z]+:\/\/)?(?:([^:@/]*)(?::([^@/]*))?@)?(.*)$/i.exec(raw);
+    const [, scheme = "", user, pass, rest = ""] = m ?? [];
+    if (user !== undefined && out.user === undefined && out.token === undefined) {
+      if (pass !== undefined) {
+        out.user = decodeURIComponent(user);
+        out.pass = decodeURIComponent(pass);
+      } else out.token = decodeURIComponent(user);
+    }
+    out.servers.push(`${scheme}${rest}`);
+  }
+  return out;
+}
+
 /** The stream settings every service reads from its environment (see BaseEnv). */
 export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S">;
 
@@ -52,6 +77,8 @@ export interface Topology {
   active: KV;
   runnerKinds: KV;
   operators: KV;
+  /** API keys (watched by gateways, written by `./switchyard keys`). */
+  apiKeys: KV;
 }
 
 const HOUR_NS = 3_600_000_000_000;
@@ -97,7 +124,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [tasks, agents, idempotency, active, runnerKinds, operators] = await Promise.all([
+  const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys] = await Promise.all([
     kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
@@ -105,8 +132,9 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
     kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
+    kvm.create(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
   ]);
-  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators };
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys };
 }
 
 function isNotFound(err: unknown): boolean {

@@ -4,12 +4,19 @@ import { z } from "zod";
 export const GatewayEnv = z.object({
   // HTTP port.
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  // Interface to listen on.
-  HOST: z.string().default("0.0.0.0"),
-  // Bearer tokens and their tenants: "token1:tenant-a,token2:tenant-b". Empty: no auth, every
-  // request belongs to DEFAULT_TENANT.
+  // Interface to listen on. Default 127.0.0.1 (loopback only); on any other address the gateway
+  // refuses to start without API keys unless AUTH=none.
+  HOST: z.string().default("127.0.0.1"),
+  // Development keys: "token1:tenant-a,token2:tenant-b:tasks:read,tasks:write" (token:tenant, then
+  // optional scopes; all scopes when none). Default empty. Production keys: ./switchyard keys.
   API_KEYS: z.string().default(""),
-  // Tenant of unauthenticated requests when API_KEYS is empty.
+  // auto (default): keys are required once any is known (API_KEYS or KV sy_api_keys); a gateway
+  // without keys starts only on a loopback HOST. keys: always required. none: no auth at all,
+  // every request is DEFAULT_TENANT with every scope (say so explicitly to expose it that way).
+  AUTH: z.enum(["auto", "keys", "none"]).default("auto"),
+  // Bearer token that may read GET /metrics besides keys with the admin scope. Default empty.
+  METRICS_TOKEN: z.string().default(""),
+  // Tenant of requests while no key is required (default "default").
   DEFAULT_TENANT: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/)

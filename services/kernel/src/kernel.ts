@@ -210,7 +210,7 @@ export class Kernel {
     const reply = await requestJson(
       this.#d.nc,
       subjects.plan,
-      { v: 1, agent: cmd.agent, ...(cmd.executor ? { executor: cmd.executor } : {}) },
+      { v: 1, agent: cmd.agent, tenant: cmd.tenant, ...(cmd.executor ? { executor: cmd.executor } : {}) },
       SpawnerReply,
       this.#d.spawnerTimeoutMs,
     );

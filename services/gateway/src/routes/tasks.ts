@@ -2,6 +2,7 @@
 // commands to the kernel (SY_CMD) and reads records from KV.
 import {
   AgentDef,
+  agentKey,
   type CancelTask,
   checkRunnerConfig,
   Executor,
@@ -42,7 +43,9 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       const existing = await findIdempotent(ctx, tenant, key, 0);
       if (existing) return reply.code(202).send(submitted(existing, true));
     }
-    const agent = await ctx.agents.get(body.agent);
+    // The tenant's own agent, else a shared one (the kernel's run plan resolves the same way).
+    const own = await ctx.agents.get(agentKey(tenant, body.agent));
+    const agent = own?.operation === "PUT" ? own : await ctx.agents.get(agentKey(undefined, body.agent));
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
     if (body.limits) {
       // A task may lower its agent's limits, never raise them (the kernel also takes the smaller).
