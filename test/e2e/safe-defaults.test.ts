@@ -78,7 +78,7 @@ describe("a gateway on a non-loopback address", () => {
   });
 
   it("starts with keys, or with AUTH=none said explicitly", async () => {
-    for (const env of [{ API_KEYS: "k:acme" }, { AUTH: "none" }]) {
+    for (const env of [{ API_KEYS: "k:acme" }, { AUTH: "none" }] as Record<string, string>[]) {
       const g = await gateway(env);
       try {
         const url = `http://127.0.0.1:${new URL(String(g.readyLine.url)).port}`;

@@ -27,7 +27,7 @@ const METRICS_TOKEN = "scrape-me";
 
 let fleet: Fleet;
 let G: string;
-const as = (token: string | undefined) => (token ? { authorization: `Bearer ${token}` } : {});
+const as = (token: string | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
 const call = (method: string, p: string, token?: string, body?: unknown) => http(method, `${G}${p}`, body, as(token));
 
 /** The HTTP status of a WebSocket upgrade (403/401 before the upgrade, 101 when accepted). */

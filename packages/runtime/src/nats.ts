@@ -14,7 +14,7 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, OPERATOR_TTL_MS, STREAMS, subjects } from "@switchyard/contracts";
-import type { BaseEnv } from "./env.ts";
+import { type BaseEnv, taskRetentionHours } from "./env.ts";
 import type { Logger } from "./logger.ts";
 import { patchNatsRequests } from "./nats-request-patch.ts";
 
@@ -66,7 +66,8 @@ export function natsServers(url: string): { servers: string[]; user?: string; pa
 }
 
 /** The stream settings every service reads from its environment (see BaseEnv). */
-export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S">;
+export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S"> &
+  Partial<Pick<BaseEnv, "TASK_RETENTION_HOURS">>;
 
 export interface Topology {
   js: JetStreamClient;
@@ -125,7 +126,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   const js = jetstream(nc);
   const kvm = new Kvm(js);
   const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys] = await Promise.all([
-    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
+    // A record expires TASK_RETENTION_HOURS after its last change (default: with its events).
+    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
     kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
@@ -134,7 +136,15 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
     kvm.create(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
   ]);
+  await setMaxAge(jsm, `KV_${BUCKETS.tasks}`, Math.round(taskRetentionHours(opts) * HOUR_NS));
   return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys };
+}
+
+/** A bucket made before (or with another retention) takes the configured one: kvm.create does not change it. */
+async function setMaxAge(jsm: JetStreamManager, stream: string, maxAgeNs: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.max_age === maxAgeNs) return;
+  await jsm.streams.update(stream, { ...info.config, max_age: maxAgeNs });
 }
 
 function isNotFound(err: unknown): boolean {

@@ -9,6 +9,7 @@ import { authHook, tenantOfRequest } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
+import { quotaHook } from "./quotas.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -62,6 +63,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   const tenantOf = tenantOfRequest;
   // Before any route: every route then needs an entry in ROUTE_SCOPES (auth.ts).
   authHook(app, ctx.keys, ctx.env);
+  quotaHook(app, ctx.quotas);
 
   // One body parser: JSON in UTF-8, depth-limited, without prototype keys. Anything else
   // (text/plain included, which fastify would otherwise accept as a string) is a 415.

@@ -3,6 +3,7 @@
 import type { JetStreamClient, JetStreamManager, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
 import type { KeyStore } from "./auth.ts";
 import type { GatewayEnv } from "./env.ts";
+import type { Quotas } from "./quotas.ts";
 import type { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
 export interface GatewayContext {
@@ -23,4 +24,6 @@ export interface GatewayContext {
   answerWaiter: AnswerWaiter;
   /** API keys (API_KEYS and KV sy_api_keys): who the caller is and what it may do. */
   keys: KeyStore;
+  /** Per-tenant quotas in Redis. */
+  quotas: Quotas;
 }

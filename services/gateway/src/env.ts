@@ -21,6 +21,13 @@ export const GatewayEnv = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/)
     .default("default"),
+  // Per-tenant limits, shared by every gateway through Redis (0: no limit). A refusal is 429 with
+  // Retry-After. Task submits per second per tenant (default 1000).
+  RATE_SUBMITS_PER_S: z.coerce.number().int().min(0).default(1000),
+  // Unfinished (queued, running, parked) tasks per tenant (default 50000).
+  MAX_ACTIVE_TASKS_PER_TENANT: z.coerce.number().int().min(0).default(50_000),
+  // Open SSE streams plus operator WebSockets per tenant (default 5000).
+  MAX_STREAMS_PER_TENANT: z.coerce.number().int().min(0).default(5000),
   // Largest request body accepted, in bytes.
   BODY_LIMIT_BYTES: z.coerce
     .number()

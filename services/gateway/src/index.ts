@@ -4,6 +4,7 @@ import { connectNats, connectRedis, createMetrics, ensureTopology, runService } 
 import { buildApp } from "./app.ts";
 import { isLoopbackHost, KeyStore } from "./auth.ts";
 import { GatewayEnv } from "./env.ts";
+import { Quotas } from "./quotas.ts";
 import { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
 await runService("gateway", GatewayEnv, async ({ env, log }) => {
@@ -23,6 +24,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
   }
   if (env.AUTH === "none") log.warn("AUTH=none: every request is tenant '" + env.DEFAULT_TENANT + "' with every scope");
   else if (!keys.required) log.warn("no API keys yet: open to loopback callers as tenant '" + env.DEFAULT_TENANT + "' until the first key is created");
+  const quotas = new Quotas(redis, env, log);
   const submitWaiter = new SubmitWaiter(nc, log);
   const answerWaiter = new AnswerWaiter(nc, log);
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
@@ -43,6 +45,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     answerWaiter,
     metrics,
     keys,
+    quotas,
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   const port = (app.server.address() as { port: number }).port;
@@ -51,6 +54,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     stop: async () => {
       await app.close();
       keys.close();
+      quotas.close();
       submitWaiter.close();
       answerWaiter.close();
       await nc.drain();
