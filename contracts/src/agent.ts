@@ -323,3 +323,13 @@ export const RunPlan = z.object({
   script: z.array(ScriptStep).optional(),
 });
 export type RunPlan = z.infer<typeof RunPlan>;
+
+/**
+ * KV `sy_agents` keys: a tenant's agent under `<tenant>.<name>`, a shared agent (loaded from
+ * AGENTS_DIR, readable by every tenant, writable by none over the API) under `_shared.<name>`.
+ * Tenants are slugs and cannot start with `_`, so the two never meet.
+ */
+export const SHARED_AGENTS = "_shared";
+export function agentKey(tenant: string | undefined, name: string): string {
+  return `${tenant ?? SHARED_AGENTS}.${name}`;
+}

@@ -7,6 +7,8 @@ export const ErrorCodes = {
   bad_request: 400,
   invalid_agent: 400,
   unauthorized: 401,
+  /** A valid key without the scope a route needs, or another tenant's operator id. */
+  forbidden: 403,
   not_found: 404,
   agent_not_found: 404,
   task_not_found: 404,
@@ -21,6 +23,8 @@ export const ErrorCodes = {
   /** A task chose an executor its agent does not allow (`executor_overrides`). */
   executor_not_allowed: 403,
   payload_too_large: 413,
+  /** A tenant's rate (submits per second) or quota (unfinished tasks, open streams, agents) is used up; see Retry-After. */
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
   // Task failure codes (appear in task.error and in `error` events).

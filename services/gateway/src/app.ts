@@ -5,9 +5,11 @@ import type { Socket } from "node:net";
 import websocket from "@fastify/websocket";
 import { createMetrics, type ServiceMetrics } from "@switchyard/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { type GatewayContext, tenantResolver } from "./context.ts";
+import { authHook, tenantOfRequest } from "./auth.ts";
+import type { GatewayContext } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
+import { quotaHook } from "./quotas.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -59,7 +61,10 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
       socket.destroy(err);
     },
   });
-  const tenantOf = tenantResolver(ctx.env);
+  const tenantOf = tenantOfRequest;
+  // Before any route: every route then needs an entry in ROUTE_SCOPES (auth.ts).
+  authHook(app, ctx.keys, ctx.env);
+  quotaHook(app, ctx.quotas);
 
   // One body parser: JSON in UTF-8, depth-limited, without prototype keys. Anything else
   // (text/plain included, which fastify would otherwise accept as a string) is a 415.
@@ -84,7 +89,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   taskRoutes(app, ctx, tenantOf);
   answerRoutes(app, ctx, tenantOf);
   eventRoutes(app, ctx, tenantOf);
-  agentRoutes(app, ctx);
+  agentRoutes(app, ctx, tenantOf);
   runnerRoutes(app, ctx);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));

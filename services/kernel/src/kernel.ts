@@ -46,6 +46,7 @@ import { budgetExceeded, deadlinePassed } from "./budgets.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
+import type { TenantIndex } from "./tenant-index.ts";
 import { resultMismatches } from "./tool-results.ts";
 
 /** Answered calls kept in a record for late answers (409 with the decision that stands). */
@@ -69,6 +70,8 @@ export interface KernelDeps {
   log: Logger;
   spawnerTimeoutMs: number;
   commandRetryMs: number;
+  /** Per-tenant task index (GET /v1/tasks) and unfinished-task sets (quota) in Redis; absent in unit tests. */
+  tenantIndex?: TenantIndex;
 }
 
 type RunReport = { task_id: string; run_id: string; attempt: number };
@@ -211,7 +214,7 @@ export class Kernel {
     const reply = await requestJson(
       this.#d.nc,
       subjects.plan,
-      { v: 1, agent: cmd.agent, ...(cmd.executor ? { executor: cmd.executor } : {}) },
+      { v: 1, agent: cmd.agent, tenant: cmd.tenant, ...(cmd.executor ? { executor: cmd.executor } : {}) },
       SpawnerReply,
       this.#d.spawnerTimeoutMs,
     );
@@ -731,6 +734,7 @@ export class Kernel {
 
   /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
   async #index(t: TaskRecord): Promise<void> {
+    this.#d.tenantIndex?.note(t);
     if (isTerminal(t.status)) {
       await this.#d.active.delete(t.id);
       return;

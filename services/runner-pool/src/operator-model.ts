@@ -62,7 +62,9 @@ export class OperatorModel implements Model {
     try {
       const e = await this.#link.operators.get(this.#ref);
       if (e?.operation !== "PUT") return null;
-      const rec = e.json() as { session?: string; registered_at?: string };
+      const rec = e.json() as { session?: string; registered_at?: string; tenant?: string };
+      // Another tenant's operator under this id is not ours: its turns would leak this task's input.
+      if (rec.tenant !== undefined && rec.tenant !== this.#grant.tenant) return null;
       return rec.session ?? rec.registered_at ?? "registered";
     } catch {
       return "unknown"; // cannot tell: do not count it as gone
