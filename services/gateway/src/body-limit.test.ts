@@ -4,27 +4,38 @@
 // gateway reads and discards the rest of a body of declared, bounded length and keeps the
 // connection: the client always reads its 413.
 import { connect, type Socket } from "node:net";
-import { createLogger } from "@switchyard/runtime";
+import { type RedisServer, startRedis } from "@switchyard/devkit";
+import { connectRedis, createLogger, type Redis } from "@switchyard/runtime";
+import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "./app.ts";
+import { KeyStore } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { GatewayEnv } from "./env.ts";
+import { Quotas } from "./quotas.ts";
 
 const BODY_LIMIT = 64 * 1024;
-// Nothing on these paths reaches NATS or Redis: the body parser refuses before any route runs.
-const ctx = {
-  env: GatewayEnv.parse({ BODY_LIMIT_BYTES: String(BODY_LIMIT) }),
-  log: createLogger("gateway-test", { level: "silent", format: "json" }),
-} as unknown as GatewayContext;
-const app = buildApp(ctx);
+const env = GatewayEnv.parse({ BODY_LIMIT_BYTES: String(BODY_LIMIT) });
+const log = createLogger("gateway-test", { level: "silent", format: "json" });
+let redisServer: RedisServer;
+let redis: Redis;
+let app: FastifyInstance;
 let port = 0;
 
 beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = connectRedis(redisServer.url, log);
+  // Nothing on these paths reaches NATS: the submit quota (Redis) is checked, then the body
+  // parser refuses before the route runs.
+  const ctx = { env, log, redis, keys: new KeyStore(env), quotas: new Quotas(redis, env, log) } as unknown as GatewayContext;
+  app = buildApp(ctx);
   await app.listen({ host: "127.0.0.1", port: 0 });
   port = (app.server.address() as { port: number }).port;
-});
+}, 30_000);
 afterAll(async () => {
-  await app.close();
+  await app?.close();
+  redis?.disconnect();
+  await redisServer?.stop();
 });
 
 /** Reads from the socket until `count` complete HTTP responses (with Content-Length bodies) arrived. */
