@@ -24,6 +24,13 @@ export const BaseEnv = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   // JetStream duplicate window for SY_CMD (submit idempotency within the window), seconds.
   CMD_DUPLICATE_WINDOW_S: z.coerce.number().int().positive().default(120),
+  // Replicas of every stream and KV bucket (1, or 3 on a NATS cluster of 3 or more nodes),
+  // applied at boot on create and on update. Default 1.
+  SY_REPLICAS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 1 || n === 3, "must be 1 or 3")
+    .default(1),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
 

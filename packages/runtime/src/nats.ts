@@ -41,7 +41,10 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
 }
 
 /** The stream settings every service reads from its environment (see BaseEnv). */
-export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S">;
+export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S"> & {
+  /** Replicas of every stream and bucket (SY_REPLICAS); default 1. */
+  SY_REPLICAS?: number;
+};
 
 export interface Topology {
   js: JetStreamClient;
@@ -57,6 +60,7 @@ export interface Topology {
 const HOUR_NS = 3_600_000_000_000;
 
 function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: string })[] {
+  const num_replicas = opts.SY_REPLICAS ?? 1;
   return [
     {
       name: STREAMS.cmd,
@@ -64,8 +68,9 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       duplicate_window: opts.CMD_DUPLICATE_WINDOW_S * 1_000_000_000,
+      num_replicas,
     },
-    { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
+    { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas },
     {
       name: STREAMS.events,
       subjects: [subjects.eventsAll],
@@ -75,6 +80,7 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       max_bytes: opts.EVENTS_MAX_MB < 0 ? -1 : opts.EVENTS_MAX_MB * 1024 * 1024,
       discard: DiscardPolicy.Old,
       duplicate_window: 120 * 1_000_000_000,
+      num_replicas,
     },
   ];
 }
@@ -97,16 +103,30 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
+  const replicas = opts.SY_REPLICAS ?? 1;
+  // Kvm.create leaves an existing bucket as it is: bring its replicas to SY_REPLICAS after.
+  const bucket = async (name: string, bucketOpts: Parameters<Kvm["create"]>[1]): Promise<KV> => {
+    const kv = await kvm.create(name, { ...bucketOpts, replicas });
+    await ensureReplicas(jsm, `KV_${name}`, replicas);
+    return kv;
+  };
   const [tasks, agents, idempotency, active, runnerKinds, operators] = await Promise.all([
-    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
-    kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
-    kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
-    kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
-    kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.agents, { history: 5, storage: StorageType.File }),
+    bucket(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
+    bucket(BUCKETS.active, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
-    kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
+    bucket(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
   ]);
   return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators };
+}
+
+/** Scales an existing stream (a KV bucket's) to `replicas` when it has another count. */
+async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if ((info.config.num_replicas || 1) === replicas) return;
+  await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
 }
 
 function isNotFound(err: unknown): boolean {
