@@ -26,6 +26,12 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
+/** The parts of nats-server's /jsz answer read here. */
+interface Jsz {
+  meta_cluster?: { leader?: string };
+  account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[];
+}
+
 export interface StartNatsClusterOptions {
   /** Nodes (default 3). */
   size?: number;
@@ -91,9 +97,9 @@ export async function startNatsCluster(opts: StartNatsClusterOptions = {}): Prom
     throw failure.reason;
   }
 
-  const jsz = async (node: NatsClusterNode, query = ""): Promise<any> => {
+  const jsz = async (node: NatsClusterNode, query = ""): Promise<Jsz> => {
     const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz${query}`, { signal: AbortSignal.timeout(2000) });
-    return res.json();
+    return (await res.json()) as Jsz;
   };
   const cluster: NatsCluster = {
     nodes,
@@ -107,7 +113,7 @@ export async function startNatsCluster(opts: StartNatsClusterOptions = {}): Prom
             for (const detail of account.stream_detail ?? []) {
               if (detail.name !== stream || !detail.cluster?.leader) continue;
               // A node may still name a leader that just died: only a running one counts.
-              const leader = nodes.find((n) => n.name === detail.cluster.leader);
+              const leader = nodes.find((n) => n.name === detail.cluster?.leader);
               if (leader?.isRunning()) return leader;
             }
           }
@@ -121,7 +127,14 @@ export async function startNatsCluster(opts: StartNatsClusterOptions = {}): Prom
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const leaders = await Promise.all(
-          nodes.filter((n) => n.isRunning()).map((n) => jsz(n).then((j) => j.meta_cluster?.leader as string | undefined, () => undefined)),
+          nodes
+            .filter((n) => n.isRunning())
+            .map((n) =>
+              jsz(n).then(
+                (j) => j.meta_cluster?.leader as string | undefined,
+                () => undefined,
+              ),
+            ),
         );
         if (leaders.length > 0 && leaders.every((l) => l && l === leaders[0])) return;
         if (Date.now() > deadline) throw new Error(`no JetStream meta leader agreed by every node within ${timeoutMs} ms (saw ${leaders.join(", ")})`);

@@ -1,5 +1,6 @@
 // @switchyard/runtime: the service kit every service uses (config, logging, NATS, Redis).
 export * from "./codec.ts";
+export * from "./connection-metrics.ts";
 export * from "./env.ts";
 export * from "./events.ts";
 export * from "./ids.ts";

@@ -91,6 +91,7 @@ export async function consumeCommands(opts: {
       return;
     }
     const cmd = decoded.value as { task_id: string };
+    if (m.info.deliveryCount > 1) opts.kernel.metrics?.redeliveries.inc({ command: m.subject });
     try {
       const outcome = await lock.run(cmd.task_id, () => route.handle(cmd as never));
       if (outcome.ack) {
