@@ -211,3 +211,19 @@ describe("Kubernetes manifests", () => {
     expect(out.split(/^---$/m).length).toBe(manifests.length);
   });
 });
+
+describe("Grafana dashboard", () => {
+  it("queries only metrics the services export", () => {
+    const dashboard = JSON.parse(read("deploy/grafana/switchyard.json")) as { panels: { targets: { expr: string }[] }[] };
+    const sources = ["packages/runtime/src", "services/kernel/src", "services/runner-pool/src", "services/gateway/src/routes"]
+      .flatMap((dir) => fs.readdirSync(path.join(ROOT, dir)).map((f) => path.join(dir, f)))
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .map(read)
+      .join("\n");
+    const exported = new Set([...sources.matchAll(/name: "(sy_[a-z_]+)"/g)].map((m) => m[1]));
+    exported.add("sy_process_cpu_seconds_total"); // Node's default metrics, prefixed sy_
+    const used = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b(sy_[a-z_]+)/g)].map((m) => m[1]!)));
+    expect(used.length).toBeGreaterThan(10);
+    for (const name of used) expect(exported, `${name} is exported`).toContain(name.replace(/_(bucket|count|sum)$/, ""));
+  });
+});
