@@ -39,11 +39,13 @@ beforeAll(async () => {
   });
   G = fleet.gatewayUrl;
   await putAgents(G, {
-    "cluster-rounds": FOUR_ROUNDS,
+    "cluster-rounds": { ...FOUR_ROUNDS, retry: { max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 2000 } },
     "cluster-short": {
       model: "scripted",
       tools: ["sleep"],
       script: [{ text: "working", tool: { name: "sleep", args: { ms: 200 } } }, { text: "done {{input}}" }],
+      // A claim whose reply is lost in a fault costs an attempt (runner_lost): leave room for two faults.
+      retry: { max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 2000 },
     },
   });
 }, 120_000);

@@ -12,3 +12,4 @@ export * from "./request.ts";
 export * from "./runner-registry.ts";
 export * from "./serve.ts";
 export * from "./service.ts";
+export * from "./tracing.ts";

@@ -40,7 +40,7 @@ import {
   type WorkItem,
   ZERO_USAGE,
 } from "@switchyard/contracts";
-import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson } from "@switchyard/runtime";
+import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson, traceHeaders } from "@switchyard/runtime";
 import { approvalNeed } from "./approval.ts";
 import { budgetExceeded, deadlinePassed } from "./budgets.ts";
 import type { KernelMetrics } from "./kernel-metrics.ts";
@@ -790,6 +790,6 @@ export class Kernel {
 
   async #publishWork(t: TaskRecord): Promise<void> {
     const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind };
-    await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}` });
+    await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}`, ...traceHeaders() });
   }
 }

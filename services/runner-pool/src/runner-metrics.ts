@@ -2,7 +2,7 @@
 // when scraped), runs by outcome, tokens by provider and model, tool calls by tool and outcome,
 // work redeliveries and leases lost. No label carries a task id.
 import type { EventType } from "@switchyard/contracts";
-import { Counter, Gauge, type Registry } from "@switchyard/runtime";
+import { Counter, Gauge, type Registry, type Span, startSpan, tracingEnabled } from "@switchyard/runtime";
 import { EventSink } from "./event-sink.ts";
 
 export interface RunnerMetrics {
@@ -60,15 +60,50 @@ export function providerOf(model: string): string {
   return i > 0 ? model.slice(0, i) : model;
 }
 
-/** An EventSink that counts tool results as they are emitted (no allocation per event). */
+/**
+ * An EventSink that counts tool results as they are emitted (no allocation per event) and, with
+ * tracing on, opens a span per model call (step.start until the round's first tool.call, message
+ * or step.finish) and per tool call (tool.call until its tool.result), children of the run's span.
+ */
 export class MeteredEventSink extends EventSink {
   metrics: RunnerMetrics | undefined;
+  /** The plan's model, for the model call spans. */
+  traceModel = "";
+  #modelSpan: Span | undefined;
+  readonly #toolSpans = new Map<string, Span>();
 
   override emit(type: EventType, data: unknown): Promise<void> {
     if (type === "tool.result" && this.metrics) {
       const d = data as { tool?: unknown; error?: unknown };
       this.metrics.toolCalls.inc({ tool: typeof d.tool === "string" ? d.tool : "unknown", outcome: d.error === undefined ? "ok" : "error" });
     }
+    if (tracingEnabled()) this.#trace(type, data as Record<string, unknown>);
     return super.emit(type, data);
+  }
+
+  #trace(type: EventType, d: Record<string, unknown>): void {
+    if (type === "step.start") {
+      this.#modelSpan?.end();
+      this.#modelSpan = startSpan(`model ${this.traceModel}`, { "gen_ai.request.model": this.traceModel, "sy.round": Number(d.round) });
+    } else if (type === "tool.call" || type === "message" || type === "step.finish") {
+      this.#modelSpan?.end();
+      this.#modelSpan = undefined;
+      if (type === "tool.call" && typeof d.call_id === "string") {
+        const span = startSpan(`tool ${String(d.tool)}`, { "sy.tool": String(d.tool), "sy.call_id": d.call_id, "sy.round": Number(d.round) });
+        if (span) this.#toolSpans.set(d.call_id, span);
+      }
+    } else if (type === "tool.result" && typeof d.call_id === "string") {
+      const span = this.#toolSpans.get(d.call_id);
+      if (d.error !== undefined) span?.setStatus({ code: 2, message: String((d.error as { message?: unknown })?.message ?? d.error) });
+      span?.end();
+      this.#toolSpans.delete(d.call_id);
+    }
+  }
+
+  /** Ends spans a run left open (an abort between a call and its result). */
+  endSpans(): void {
+    this.#modelSpan?.end();
+    for (const s of this.#toolSpans.values()) s.end();
+    this.#toolSpans.clear();
   }
 }

@@ -21,14 +21,17 @@ import {
 } from "@switchyard/contracts";
 import {
   buildEvent,
+  contextFromNats,
   decodeJson,
   encodeJson,
+  inSpan,
   type JetStreamClient,
   type KV,
   type Logger,
   type Redis,
   requestJson,
   type ServiceMetrics,
+  tracingEnabled,
 } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText } from "./agent-loop.ts";
@@ -181,7 +184,7 @@ export class RunnerNodeService {
         const batch = await consumer.fetch({ max_messages: reserved, expires: 2000 });
         for await (const m of batch) {
           taken++;
-          void this.#handleWork(m).finally(() => this.slots.release(1));
+          void this.#tracedWork(m, kind).finally(() => this.slots.release(1));
           if (this.#draining) break;
         }
       } catch (err) {
@@ -191,6 +194,12 @@ export class RunnerNodeService {
         this.slots.release(reserved - taken);
       }
     }
+  }
+
+  /** A span per work item, child of the kernel's dispatch (its traceparent); off: the work alone. */
+  #tracedWork(m: JsMsg, kind: string): Promise<void> {
+    if (!tracingEnabled()) return this.#handleWork(m);
+    return inSpan("runner-pool run", contextFromNats(m.headers), { "sy.kind": kind, "sy.node_id": this.#env.NODE_ID }, () => this.#handleWork(m));
   }
 
   async #handleWork(m: JsMsg): Promise<void> {
@@ -254,6 +263,7 @@ export class RunnerNodeService {
     const cache = new ReplayCache(this.#redis, grant.task_id, log);
     const sink = new MeteredEventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
     sink.metrics = this.runnerMetrics;
+    sink.traceModel = grant.plan.model;
     this.liveness.acquireLease(grant.task_id, grant.run_id);
     const startedAt = new Date().toISOString();
     cache.start(
@@ -352,6 +362,7 @@ export class RunnerNodeService {
       log.error({ err: (err as Error).message }, "could not report run outcome");
     } finally {
       this.#countRun(grant, active, outcome);
+      sink.endSpans();
       control.unsubscribe();
       await this.liveness.releaseLease(grant.task_id, grant.run_id);
       await cache.finish(active.releasing && outcome.kind !== "finished" ? "released" : outcome.kind);
