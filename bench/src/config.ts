@@ -24,7 +24,7 @@ function list(name: string, full: string, fast: string = full): number[] {
   return out;
 }
 
-export const ALL_SCENARIOS = ["throughput", "latency", "stream", "fanout", "hold", "recovery", "bare"] as const;
+export const ALL_SCENARIOS = ["throughput", "latency", "stream", "fanout", "hold", "recovery", "bare", "scale"] as const;
 export type Scenario = (typeof ALL_SCENARIOS)[number];
 
 function scenarios(): Set<Scenario> {
@@ -74,6 +74,12 @@ export const config = {
   holdSampleMs: num("BENCH_HOLD_SAMPLE_MS", 4000, 2000),
   /** Skip a larger hold step when the projected submit time exceeds this. */
   holdBudgetS: num("BENCH_HOLD_BUDGET_S", 75, 20),
+
+  // (6) horizontal scale: slot-bound tasks through 1, 2, 4 runner nodes
+  scaleNodes: list("BENCH_SCALE_NODES", "1,2,4"),
+  scaleSlots: num("BENCH_SCALE_SLOTS", 16, 8),
+  scaleSleepMs: num("BENCH_SCALE_SLEEP_MS", 1000),
+  scaleMeasureMs: num("BENCH_SCALE_MEASURE_MS", 8000, 4000),
 
   // (5) recovery after a runner is killed
   recoveryTrials: num("BENCH_RECOVERY_TRIALS", 3, 1),
