@@ -85,7 +85,25 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
   ];
 }
 
+/**
+ * Creates or updates every stream and bucket. Retried on a JetStream API timeout: on a busy
+ * cluster, placing R3 streams (a raft group each) can outlast one request's 5 s.
+ */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureTopologyOnce(nc, opts);
+    } catch (err) {
+      if (attempt >= 4 || !isTimeout(err)) throw err;
+    }
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err as Error)?.name === "TimeoutError" || /timeout/i.test(String((err as Error)?.message ?? ""));
+}
+
+async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(opts)) {
     try {
