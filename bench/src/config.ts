@@ -24,12 +24,13 @@ function list(name: string, full: string, fast: string = full): number[] {
   return out;
 }
 
-export const ALL_SCENARIOS = ["throughput", "latency", "stream", "fanout", "hold", "recovery", "bare"] as const;
+export const ALL_SCENARIOS = ["throughput", "latency", "stream", "fanout", "hold", "recovery", "bare", "scale"] as const;
 export type Scenario = (typeof ALL_SCENARIOS)[number];
 
 function scenarios(): Set<Scenario> {
   const raw = process.env.BENCH_SCENARIOS;
-  if (!raw) return new Set(ALL_SCENARIOS);
+  // `scale` starts three fleets and takes about 3 minutes: asked for by name only.
+  if (!raw) return new Set(ALL_SCENARIOS.filter((s) => s !== "scale"));
   const wanted = raw.split(",").map((s) => s.trim());
   for (const w of wanted)
     if (!(ALL_SCENARIOS as readonly string[]).includes(w)) throw new Error(`BENCH_SCENARIOS: unknown scenario '${w}' (${ALL_SCENARIOS.join(", ")})`);
@@ -74,6 +75,13 @@ export const config = {
   holdSampleMs: num("BENCH_HOLD_SAMPLE_MS", 4000, 2000),
   /** Skip a larger hold step when the projected submit time exceeds this. */
   holdBudgetS: num("BENCH_HOLD_BUDGET_S", 75, 20),
+
+  // (6) horizontal scale: slot-bound tasks through 1, 2, 4 runner nodes
+  scaleNodes: list("BENCH_SCALE_NODES", "1,2,4"),
+  scaleSlots: num("BENCH_SCALE_SLOTS", 16, 8),
+  // Long enough that the slots, not this shared machine's two cores, bound the throughput.
+  scaleSleepMs: num("BENCH_SCALE_SLEEP_MS", 3000),
+  scaleMeasureMs: num("BENCH_SCALE_MEASURE_MS", 12000, 6000),
 
   // (5) recovery after a runner is killed
   recoveryTrials: num("BENCH_RECOVERY_TRIALS", 3, 1),

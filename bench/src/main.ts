@@ -14,6 +14,7 @@ import { type Results, renderTable } from "./report.ts";
 import { fanout } from "./scenarios/fanout.ts";
 import { holdTasks } from "./scenarios/hold.ts";
 import { DEFAULT_LIVENESS, recovery, TIGHT_LIVENESS } from "./scenarios/recovery.ts";
+import { scale } from "./scenarios/scale.ts";
 import { streamOneClient } from "./scenarios/stream.ts";
 import { type StartedSide, startBullmqService, startFloor, startSwitchyardSide } from "./sides.ts";
 
@@ -22,7 +23,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 fs.mkdirSync(path.join(BENCH_DIR, ".results"), { recursive: true });
 const outFile = path.join(BENCH_DIR, ".results", `bench-${stamp}.jsonl`);
 
-const results: Results = { machine: machine(), throughput: [], latency: [], hold: [], recovery: [], bare: [] };
+const results: Results = { machine: machine(), throughput: [], latency: [], hold: [], recovery: [], bare: [], scale: [] };
 
 function emit(kind: string, value: object): void {
   const line = JSON.stringify({ bench: kind, ...value });
@@ -167,6 +168,15 @@ async function main(): Promise<void> {
       emit("recovery", r);
       results.recovery.push(r);
     }
+  }
+
+  if (cfg.scenarios.has("scale")) {
+    progress(`scale: slot-bound tasks through ${cfg.scaleNodes.join(", ")} runner nodes of ${cfg.scaleSlots} slots`);
+    await scale(cfg, (p) => {
+      emit("scale", p);
+      results.scale.push(p);
+      progress(`${p.runner_nodes} runner node(s): ${p.tasks_per_s} tasks/s (slot utilisation ${p.slot_utilisation}), p50 ${p.completed_ms_p50} ms`);
+    });
   }
 
   if (cfg.scenarios.has("bare")) {

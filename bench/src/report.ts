@@ -5,6 +5,7 @@ import type { LatencyResult, ThroughputPoint } from "./load.ts";
 import type { FanoutResult } from "./scenarios/fanout.ts";
 import { HEARTBEAT_MS, type HoldStep, LEASE_TTL_MS } from "./scenarios/hold.ts";
 import type { RecoveryResult } from "./scenarios/recovery.ts";
+import type { ScalePoint } from "./scenarios/scale.ts";
 import type { StreamResult } from "./scenarios/stream.ts";
 
 export interface Results {
@@ -27,6 +28,7 @@ export interface Results {
   hold: (HoldStep | { skipped: number; reason: string })[];
   recovery: RecoveryResult[];
   bare: BareResult[];
+  scale: ScalePoint[];
 }
 
 function table(head: string[], rows: (string | number)[][]): string {
@@ -203,6 +205,27 @@ export function renderTable(r: Results): string {
           c.seconds.join(", "),
           c.moved ? "yes" : "NO",
           c.load1,
+        ]),
+      ),
+    );
+  }
+  if (r.scale.length) {
+    out.push("\n(7) Horizontal scale: slot-bound tasks (one sleep tool call) through more runner nodes");
+    const one = r.scale[0]?.tasks_per_s ?? Number.NaN;
+    out.push(
+      table(
+        ["runner nodes", "slots each", "tool sleep ms", "clients", "tasks/s", "vs 1 node", "slot utilisation", "p50 ms", "server CPU ms/task", "errors"],
+        r.scale.map((p) => [
+          p.runner_nodes,
+          p.slots_per_node,
+          p.tool_sleep_ms,
+          p.clients,
+          p.tasks_per_s,
+          x(p.tasks_per_s, one),
+          p.slot_utilisation,
+          p.completed_ms_p50,
+          p.server_cpu_ms_per_task,
+          p.errors,
         ]),
       ),
     );

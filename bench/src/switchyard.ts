@@ -1,5 +1,6 @@
 // The Switchyard side: the real fleet (NATS, Redis, spawner, kernel, runner nodes, gateway as
 // separate processes, through @switchyard/devkit) and the agents the scenarios run.
+import { createServer } from "node:http";
 import { type Fleet, type ServiceProcess, type StartFleetOptions, startFleet } from "@switchyard/devkit";
 import { requestJson } from "./http-client.ts";
 
@@ -7,6 +8,27 @@ export const AGENTS = {
   /** The no-op agent: one round, answers "ok". */
   noop: { model: "scripted", script: [{ text: "ok" }] },
 } as const;
+
+let traceSink: Promise<number> | undefined;
+
+/**
+ * BENCH_TRACING=1: the services export traces (OTLP/HTTP JSON) to a sink in this process that
+ * reads and drops them, so the fleet's CPU per task includes tracing and the sink's does not.
+ */
+function tracingEnv(): Promise<Record<string, string>> {
+  if (process.env.BENCH_TRACING !== "1") return Promise.resolve({});
+  traceSink ??= new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    server.listen(0, "127.0.0.1", () => {
+      server.unref();
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+  return traceSink.then((port) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }));
+}
 
 export async function startSwitchyard(opts: StartFleetOptions & { logLevel: string }): Promise<Fleet> {
   const { logLevel, ...rest } = opts;
@@ -16,7 +38,7 @@ export async function startSwitchyard(opts: StartFleetOptions & { logLevel: stri
     ...(repoRoot ? { repoRoot, agentsDir: `${repoRoot}/agents` } : {}),
     ...(logDir ? { logDir } : {}),
     ...rest,
-    env: { LOG_LEVEL: logLevel, ...(process.env.BENCH_API_KEY ? { API_KEYS: `${process.env.BENCH_API_KEY}:bench` } : {}), ...rest.env },
+    env: { LOG_LEVEL: logLevel, ...(await tracingEnv()), ...(process.env.BENCH_API_KEY ? { API_KEYS: `${process.env.BENCH_API_KEY}:bench` } : {}), ...rest.env },
     // Stopping must not wait out sleeping benchmark runs.
     runnerEnv: { DRAIN_TIMEOUT_MS: "0", ...rest.runnerEnv },
   });

@@ -4,6 +4,7 @@
 export type { ServerHandle } from "./daemon.ts";
 export { type Fleet, type StartFleetOptions, startFleet } from "./fleet.ts";
 export { type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";
+export { type NatsCluster, type NatsClusterNode, type StartNatsClusterOptions, startNatsCluster } from "./nats-cluster.ts";
 export { freePort, portIsFree, waitForPort } from "./ports.ts";
 export { type RedisServer, type StartRedisOptions, startRedis } from "./redis.ts";
 export {

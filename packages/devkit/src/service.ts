@@ -61,8 +61,9 @@ export async function startService(name: ServiceName, opts: StartServiceOptions)
   const child = spawnSupervised(process.execPath, {
     args: [entry],
     cwd: repoRoot,
-    // JSON logs unless the caller insists: readiness and waitForLog read them.
-    env: { ...process.env, LOG_FORMAT: "json", ...opts.env, SY_EXIT_ON_STDIN_CLOSE: "1" },
+    // JSON logs unless the caller insists: readiness and waitForLog read them. Metrics on a
+    // free port (announced as metrics_port in the ready line): services share this host.
+    env: { ...process.env, LOG_FORMAT: "json", METRICS_PORT: "0", ...opts.env, SY_EXIT_ON_STDIN_CLOSE: "1" },
     log,
     stdin: "pipe", // services exit when it closes: a killed harness leaves no orphans
   });

@@ -76,7 +76,17 @@ describe("loadEnv", () => {
       EVENTS_MAX_AGE_HOURS: 168,
       EVENTS_MAX_MB: 64,
       CMD_DUPLICATE_WINDOW_S: 120,
+      METRICS_PORT: 9464,
+      SY_REPLICAS: 1,
     });
+  });
+
+  it("takes METRICS_PORT as a port, 0 or off, and SY_REPLICAS as 1 or 3 only", () => {
+    expect(BaseEnv.parse({ METRICS_PORT: "off" }).METRICS_PORT).toBe("off");
+    expect(BaseEnv.parse({ METRICS_PORT: "0" }).METRICS_PORT).toBe(0);
+    expect(BaseEnv.parse({ SY_REPLICAS: "3" }).SY_REPLICAS).toBe(3);
+    expect(BaseEnv.safeParse({ SY_REPLICAS: "2" }).success).toBe(false);
+    expect(BaseEnv.safeParse({ METRICS_PORT: "on" }).success).toBe(false);
   });
 
   it("exits with status 2 and names each bad variable", () => {

@@ -23,10 +23,18 @@ export const BaseEnv = z.object({
   // Max size of SY_EVENTS in MiB (-1: unlimited).
   EVENTS_MAX_MB: z.coerce.number().int().min(-1).default(-1),
   // Port of GET /metrics and /healthz for services without an HTTP API (kernel, spawner,
-  // runner-pool). Unset: not served. 0: any free port (logged in the ready line).
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  // runner-pool). Default 9464. 0: any free port (logged in the ready line as metrics_port);
+  // "off": not served.
+  METRICS_PORT: z.union([z.literal("off"), z.coerce.number().int().min(0).max(65535)]).default(9464),
   // JetStream duplicate window for SY_CMD (submit idempotency within the window), seconds.
   CMD_DUPLICATE_WINDOW_S: z.coerce.number().int().positive().default(120),
+  // Replicas of every stream and KV bucket (1, or 3 on a NATS cluster of 3 or more nodes),
+  // applied at boot on create and on update. Default 1.
+  SY_REPLICAS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 1 || n === 3, "must be 1 or 3")
+    .default(1),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
 

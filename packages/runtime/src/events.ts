@@ -5,6 +5,7 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { EventHeaders, type EventType, type StoredEvent, subjects } from "@switchyard/contracts";
 import { encodeJson } from "./codec.ts";
+import { injectTrace } from "./tracing.ts";
 
 export interface EventTarget {
   tenant: string;
@@ -22,5 +23,6 @@ export function publishEvent(js: JetStreamClient, target: EventTarget, event: St
   if (event.run_id) h.set(EventHeaders.runId, event.run_id);
   h.set(EventHeaders.attempt, String(event.attempt));
   if (event.type === "status") h.set(EventHeaders.status, (event.data as { status: string }).status);
+  injectTrace(h);
   return js.publish(subjects.events(target.tenant, target.agent, target.task_id), encodeJson(event), { msgID: msgId, headers: h });
 }

@@ -1,5 +1,6 @@
 // @switchyard/runtime: the service kit every service uses (config, logging, NATS, Redis).
 export * from "./codec.ts";
+export * from "./connection-metrics.ts";
 export * from "./env.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
@@ -12,3 +13,4 @@ export * from "./request.ts";
 export * from "./runner-registry.ts";
 export * from "./serve.ts";
 export * from "./service.ts";
+export * from "./tracing.ts";

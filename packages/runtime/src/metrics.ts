@@ -4,12 +4,14 @@
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 
-export { Counter, Histogram, type Registry } from "prom-client";
+export { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export interface ServiceMetrics {
   registry: Registry;
   /** Messages or requests dropped because they were malformed, by where they arrived. */
   invalidInput: Counter<"source">;
+  /** Reconnects of this process's NATS and Redis connections (see countReconnects). */
+  reconnects: Counter<"to">;
 }
 
 export function createMetrics(service: string): ServiceMetrics {
@@ -22,7 +24,18 @@ export function createMetrics(service: string): ServiceMetrics {
     labelNames: ["source"],
     registers: [registry],
   });
-  return { registry, invalidInput };
+  const reconnects = new Counter({
+    name: "sy_reconnects_total",
+    help: "Reconnects of this process's connections, by what it reconnected to (nats, redis)",
+    labelNames: ["to"],
+    registers: [registry],
+  });
+  return { registry, invalidInput, reconnects };
+}
+
+/** GET /metrics and /healthz on METRICS_PORT, or null when it is "off". */
+export async function serveMetricsFromEnv(registry: Registry, port: number | "off"): Promise<{ server: Server; port: number } | null> {
+  return port === "off" ? null : serveMetrics(registry, port);
 }
 
 /** A minimal HTTP server with GET /metrics and GET /healthz, for services without an API. */

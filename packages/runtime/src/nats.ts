@@ -68,7 +68,10 @@ export function natsServers(url: string): { servers: string[]; user?: string; pa
 
 /** The stream settings every service reads from its environment (see BaseEnv). */
 export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S"> &
-  Partial<Pick<BaseEnv, "TASK_RETENTION_HOURS">>;
+  Partial<Pick<BaseEnv, "TASK_RETENTION_HOURS">> & {
+    /** Replicas of every stream and bucket (SY_REPLICAS); default 1. */
+    SY_REPLICAS?: number;
+  };
 
 export interface Topology {
   js: JetStreamClient;
@@ -86,6 +89,7 @@ export interface Topology {
 const HOUR_NS = 3_600_000_000_000;
 
 function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: string })[] {
+  const num_replicas = opts.SY_REPLICAS ?? 1;
   return [
     {
       name: STREAMS.cmd,
@@ -93,8 +97,9 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       duplicate_window: opts.CMD_DUPLICATE_WINDOW_S * 1_000_000_000,
+      num_replicas,
     },
-    { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
+    { name: STREAMS.work, subjects: [subjects.workAll], retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas },
     {
       name: STREAMS.events,
       subjects: [subjects.eventsAll],
@@ -104,11 +109,30 @@ function streamConfigs(opts: TopologyOptions): (Partial<StreamConfig> & { name: 
       max_bytes: opts.EVENTS_MAX_MB < 0 ? -1 : opts.EVENTS_MAX_MB * 1024 * 1024,
       discard: DiscardPolicy.Old,
       duplicate_window: 120 * 1_000_000_000,
+      num_replicas,
     },
   ];
 }
 
+/**
+ * Creates or updates every stream and bucket. Retried on a JetStream API timeout: on a busy
+ * cluster, placing R3 streams (a raft group each) can outlast one request's 5 s.
+ */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureTopologyOnce(nc, opts);
+    } catch (err) {
+      if (attempt >= 4 || !isTimeout(err)) throw err;
+    }
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err as Error)?.name === "TimeoutError" || /timeout/i.test(String((err as Error)?.message ?? ""));
+}
+
+async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(opts)) {
     try {
@@ -126,16 +150,23 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
+  const replicas = opts.SY_REPLICAS ?? 1;
+  // Kvm.create leaves an existing bucket as it is: bring its replicas to SY_REPLICAS after.
+  const bucket = async (name: string, bucketOpts: Parameters<Kvm["create"]>[1]): Promise<KV> => {
+    const kv = await kvm.create(name, { ...bucketOpts, replicas });
+    await ensureReplicas(jsm, `KV_${name}`, replicas);
+    return kv;
+  };
   const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys] = await Promise.all([
     // A record expires TASK_RETENTION_HOURS after its last change (default: with its events).
-    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
-    kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
-    kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
-    kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
-    kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
+    bucket(BUCKETS.agents, { history: 5, storage: StorageType.File }),
+    bucket(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
+    bucket(BUCKETS.active, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
-    kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
-    kvm.create(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
+    bucket(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
   ]);
   await setMaxAge(jsm, `KV_${BUCKETS.tasks}`, Math.round(taskRetentionHours(opts) * HOUR_NS));
   return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys };
@@ -146,6 +177,13 @@ async function setMaxAge(jsm: JetStreamManager, stream: string, maxAgeNs: number
   const info = await jsm.streams.info(stream);
   if (info.config.max_age === maxAgeNs) return;
   await jsm.streams.update(stream, { ...info.config, max_age: maxAgeNs });
+}
+
+/** Scales an existing stream (a KV bucket's) to `replicas` when it has another count. */
+async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if ((info.config.num_replicas || 1) === replicas) return;
+  await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
 }
 
 function isNotFound(err: unknown): boolean {

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { SwitchyardError } from "@switchyard/contracts";
 import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec.ts";
+import { traceHeaders } from "./tracing.ts";
 
 export async function requestJson<S extends z.ZodType>(
   nc: NatsConnection,
@@ -14,7 +15,7 @@ export async function requestJson<S extends z.ZodType>(
 ): Promise<z.infer<S>> {
   let msg: Awaited<ReturnType<NatsConnection["request"]>>;
   try {
-    msg = await nc.request(subject, payload instanceof Uint8Array ? payload : encodeJson(payload), { timeout: timeoutMs });
+    msg = await nc.request(subject, payload instanceof Uint8Array ? payload : encodeJson(payload), { timeout: timeoutMs, ...traceHeaders() });
   } catch (err) {
     throw new SwitchyardError("unavailable", `no answer on ${subject}: ${(err as Error).message}`, { cause: err });
   }

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec.ts";
 import type { Logger } from "./logger.ts";
 import type { ServiceMetrics } from "./metrics.ts";
+import { contextFromNats, inSpan, tracingEnabled } from "./tracing.ts";
 
 export interface ServeOptions<S extends z.ZodType> {
   subject: string;
@@ -32,8 +33,8 @@ export function serveJson<S extends z.ZodType>(nc: NatsConnection, opts: ServeOp
         if (reply !== undefined && msg.reply) msg.respond(encodeJson(reply));
         continue;
       }
-      opts
-        .handle(decoded.value)
+      const handle = () => opts.handle(decoded.value);
+      (tracingEnabled() ? inSpan(`${opts.queue} ${opts.subject}`, contextFromNats(msg.headers), {}, handle) : handle())
         .catch((err: unknown) => {
           opts.log.error({ err, subject: opts.subject }, "request failed");
           return opts.onError(err);

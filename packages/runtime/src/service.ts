@@ -3,6 +3,7 @@
 import type { z } from "zod";
 import { BaseEnv, loadEnv, redactConfig } from "./env.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { initTracing } from "./tracing.ts";
 
 export interface ServiceContext<E> {
   env: E;
@@ -24,6 +25,10 @@ export async function runService<S extends z.ZodObject>(
   const env = loadEnv(name, BaseEnv.extend(envSchema.shape)) as z.infer<typeof BaseEnv> & z.infer<S>;
   const log = createLogger(name, { level: env.LOG_LEVEL, format: env.LOG_FORMAT });
   log.info({ config: redactConfig(env as Record<string, unknown>) }, "config");
+
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (see tracing.ts).
+  const stopTracing = await initTracing(name);
+  if (stopTracing) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "tracing on");
 
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
   process.on("uncaughtException", (err) => {
@@ -57,6 +62,7 @@ export async function runService<S extends z.ZodObject>(
     force.unref();
     try {
       await started.stop(signal);
+      await stopTracing?.();
       log.info("stopped");
       process.exit(0);
     } catch (err) {

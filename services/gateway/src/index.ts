@@ -1,6 +1,6 @@
 // gateway: the HTTP API (fastify), SSE streams, auth and request validation. It publishes
 // commands and reads state; it never writes task state and never runs agents.
-import { connectNats, connectRedis, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
+import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
 import { isLoopbackHost, KeyStore } from "./auth.ts";
 import { GatewayEnv } from "./env.ts";
@@ -29,6 +29,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const answerWaiter = new AnswerWaiter(nc, log);
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
   const metrics = createMetrics("gateway");
+  countReconnects(metrics, { nc, redis });
   const app = buildApp({
     nc,
     js: topo.js,

@@ -123,7 +123,8 @@ export class TaskTails {
       ...(after > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 } : { deliver_policy: DeliverPolicy.All }),
       inactive_threshold: 30_000_000_000,
     });
-    const messages = await consumer.consume({ max_messages: 256 });
+    // 5 s pulls: a tail whose consumer lost its NATS node resumes within seconds (default: 30 s).
+    const messages = await consumer.consume({ max_messages: 256, expires: 5000 });
     // This tail's entry in #tails (set by #tail before the first await above): only it is removed,
     // never a newer tail of the same task.
     const mine = this.#tails.get(subject);

@@ -15,7 +15,7 @@ import {
   SubmitTask,
   subjects,
 } from "@switchyard/contracts";
-import { decodeJson, type JetStreamClient, type Logger, type ServiceMetrics } from "@switchyard/runtime";
+import { contextFromNats, decodeJson, inSpan, type JetStreamClient, type Logger, type ServiceMetrics, tracingEnabled } from "@switchyard/runtime";
 import type { z } from "zod";
 import type { Kernel, Outcome } from "./kernel.ts";
 import type { KeyedLock } from "./keyed-lock.ts";
@@ -74,7 +74,9 @@ export async function consumeCommands(opts: {
   const routes = commandRoutes(opts.kernel);
   const stats: CommandStats = { handled: 0, invalid: 0, retried: 0, failed: 0 };
   const consumer: Consumer = await js.consumers.get(STREAMS.cmd, CONSUMERS.kernelCommands);
-  const messages = await consumer.consume({ max_messages: opts.concurrency });
+  // Pulls expire every 5 s (heartbeats every 2.5 s), so a consumer whose leader moved to another
+  // NATS node is noticed and pulled again within seconds, not after the default 30 s.
+  const messages = await consumer.consume({ max_messages: opts.concurrency, expires: 5000 });
   let stopping = false;
   let inFlight = 0;
   const idle: (() => void)[] = [];
@@ -91,8 +93,11 @@ export async function consumeCommands(opts: {
       return;
     }
     const cmd = decoded.value as { task_id: string };
+    if (m.info.deliveryCount > 1) opts.kernel.metrics?.redeliveries.inc({ command: m.subject });
     try {
-      const outcome = await lock.run(cmd.task_id, () => route.handle(cmd as never));
+      const handle = () => lock.run(cmd.task_id, () => route.handle(cmd as never));
+      // Off: no header is parsed. On: the command's span is the parent of what it publishes.
+      const outcome = await (tracingEnabled() ? inSpan(`kernel ${m.subject}`, contextFromNats(m.headers), { "sy.task_id": cmd.task_id }, handle) : handle());
       if (outcome.ack) {
         stats.handled++;
         m.ack();

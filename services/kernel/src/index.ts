@@ -2,10 +2,11 @@
 // (sy.kernel.claim), checks every model round (sy.kernel.round: budgets, approvals, external
 // tools), fences run reports, decides retries, parks and resumes, dispatches work and cancels.
 import { ClaimRequest, QUEUE_GROUPS, RoundReport, subjects } from "@switchyard/contracts";
-import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveJson, serveMetrics, taskRetentionHours } from "@switchyard/runtime";
+import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, runService, serveJson, serveMetricsFromEnv, taskRetentionHours } from "@switchyard/runtime";
 import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
 import { KernelEnv } from "./env.ts";
 import { Kernel } from "./kernel.ts";
+import { createKernelMetrics } from "./kernel-metrics.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { Reaper } from "./reaper.ts";
 import { TaskStore } from "./task-store.ts";
@@ -17,6 +18,10 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   await ensureCommandConsumer(topo.jsm);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("kernel");
+  countReconnects(metrics, { nc, redis });
+  // The gauges read the reaper's index, created below.
+  const index: { reaper?: Reaper } = {};
+  const kernelMetrics = createKernelMetrics(metrics.registry, () => index.reaper?.activeTasks() ?? []);
   // A record NATS would refuse fails its task instead of being retried forever.
   const store = new TaskStore(topo.tasks, { maxBytes: (nc.info?.max_payload ?? 1024 * 1024) - 4096 });
   const lock = new KeyedLock();
@@ -35,6 +40,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     log,
     spawnerTimeoutMs: env.SPAWNER_TIMEOUT_MS,
     commandRetryMs: env.COMMAND_RETRY_MS,
+    metrics: kernelMetrics,
   });
 
   const claims = serveJson(nc, {
@@ -63,8 +69,9 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     { active: topo.active, redis, kernel, lock, log },
     { leaseGraceMs: env.LEASE_GRACE_MS, intervalMs: env.REAPER_INTERVAL_MS, queueTimeoutMs: env.QUEUE_TIMEOUT_MS },
   );
+  index.reaper = reaper;
   await reaper.start();
-  const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.registry, env.METRICS_PORT);
+  const metricsServer = await serveMetricsFromEnv(metrics.registry, env.METRICS_PORT);
 
   return {
     readyInfo: { kernel_id: env.KERNEL_ID, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) },

@@ -40,9 +40,10 @@ import {
   type WorkItem,
   ZERO_USAGE,
 } from "@switchyard/contracts";
-import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson } from "@switchyard/runtime";
+import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, newRunId, publishEvent, requestJson, traceHeaders } from "@switchyard/runtime";
 import { approvalNeed } from "./approval.ts";
 import { budgetExceeded, deadlinePassed } from "./budgets.ts";
+import type { KernelMetrics } from "./kernel-metrics.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
@@ -72,6 +73,8 @@ export interface KernelDeps {
   commandRetryMs: number;
   /** Per-tenant task index (GET /v1/tasks) and unfinished-task sets (quota) in Redis; absent in unit tests. */
   tenantIndex?: TenantIndex;
+  /** Prometheus metrics (kernel-metrics.ts); absent in unit tests. */
+  metrics?: KernelMetrics;
 }
 
 type RunReport = { task_id: string; run_id: string; attempt: number };
@@ -113,6 +116,10 @@ export class Kernel {
 
   constructor(deps: KernelDeps) {
     this.#d = deps;
+  }
+
+  get metrics(): KernelMetrics | undefined {
+    return this.#d.metrics;
   }
 
   // ---- submit ----
@@ -225,13 +232,10 @@ export class Kernel {
   // ---- claims ----
 
   async claim(req: ClaimRequest): Promise<ClaimReply> {
-    const refuse = (reason: "not_found" | "terminal" | "stale_attempt" | "already_claimed", message: string): ClaimReply => ({
-      v: 1,
-      granted: false,
-      task_id: req.task_id,
-      reason,
-      message,
-    });
+    const refuse = (reason: "not_found" | "terminal" | "stale_attempt" | "already_claimed", message: string): ClaimReply => {
+      this.#d.metrics?.claimsRefused.inc({ reason });
+      return { v: 1, granted: false, task_id: req.task_id, reason, message };
+    };
     const res = await this.#d.store.mutate(req.task_id, (t) => {
       if (t.status !== "queued" || t.attempt !== req.attempt) return null;
       if (t.not_before && Date.parse(t.not_before) > Date.now()) return null;
@@ -248,6 +252,7 @@ export class Kernel {
       // A claim whose reply was lost: the same node asking again for the same attempt gets the same run.
       if (t.status !== "running" || t.node_id !== req.node_id) return refuse("already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
     }
+    if (res.changed) this.#d.metrics?.queueWait.observe({ kind: t.runner_kind }, Math.max(0, Date.now() - Date.parse(res.before.updated_at)) / 1000);
     await this.reconcile(t);
     if (!t.plan || !t.run_id) throw new Error(`task ${t.id} is running without a plan or run id`);
     return {
@@ -370,6 +375,7 @@ export class Kernel {
     if (!res) return { v: 1, verdict: "stop", reason: "fenced", message: "no such task" };
     const t = res.after;
     verdict = verdict as RoundVerdict;
+    this.#d.metrics?.rounds.inc({ verdict: verdict.verdict });
     if (verdict.verdict === "park") {
       if (res.changed) this.#d.log.info({ task_id: t.id, run_id: req.run_id, waiting: verdict.waiting }, "task parked: waiting for answers");
       // Also on a repeat: the first reply may have been lost before the events went out.
@@ -596,6 +602,7 @@ export class Kernel {
       "run lost: lease lapsed",
     );
     this.#abort(res.after.id, runId, "run fenced: lease lapsed", "fenced");
+    this.#d.metrics?.leasesLost.inc();
     await this.reconcile(res.after, { runEnded: true }); // the abort went out just above
     return true;
   }
@@ -658,6 +665,7 @@ export class Kernel {
     if (sameRun && kind !== "checkpoint" && t.status !== "running") return t; // redelivered: repeat its effects
     if (t.run_id !== cmd.run_id || t.attempt !== cmd.attempt) {
       this.fencedReports++;
+      this.#d.metrics?.fencedReports.inc({ report: kind });
       this.#d.log.warn(
         { task_id: cmd.task_id, run_id: cmd.run_id, current_run_id: t.run_id, attempt: cmd.attempt, kind },
         "fenced: report from a run that is not current",
@@ -729,6 +737,12 @@ export class Kernel {
       this.#abort(t.id, t.run_id, t.error?.message ?? status);
     }
     await Promise.all(effects);
+    const m = this.#d.metrics;
+    if (m) {
+      m.statusChanges.inc({ status, agent: t.agent });
+      if (isTerminal(status) && t.started_at && t.finished_at)
+        m.runDuration.observe({ status }, Math.max(0, Date.parse(t.finished_at) - Date.parse(t.started_at)) / 1000);
+    }
     if (isTerminal(status)) await this.#index(t);
   }
 
@@ -781,6 +795,6 @@ export class Kernel {
 
   async #publishWork(t: TaskRecord): Promise<void> {
     const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind };
-    await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}` });
+    await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}`, ...traceHeaders() });
   }
 }

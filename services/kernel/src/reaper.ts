@@ -61,6 +61,11 @@ export class Reaper {
     return this.#active.size;
   }
 
+  /** The index of unfinished tasks as this replica sees it (for the metrics gauges). */
+  activeTasks(): Iterable<ActiveTask> {
+    return this.#active.values();
+  }
+
   async tick(): Promise<void> {
     if (this.#ticking) return;
     this.#ticking = true;

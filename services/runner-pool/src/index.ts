@@ -1,5 +1,5 @@
 // runner-pool: a node that claims tasks of the kinds it serves and runs their agent loops.
-import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveMetrics } from "@switchyard/runtime";
+import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, runService, serveMetricsFromEnv } from "@switchyard/runtime";
 import { RunnerEnv } from "./env.ts";
 import { builtinKinds } from "./kinds/builtin.ts";
 import { modelLoopKind } from "./kinds/local.ts";
@@ -11,6 +11,7 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
   const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
   const metrics = createMetrics("runner-pool");
+  countReconnects(metrics, { nc, redis });
   const served = [...new Set([...(env.RUNNER_SERVE_LOCAL ? ["local"] : []), ...env.RUNNER_KINDS])];
   const loopDeps = {
     operators: {
@@ -27,7 +28,7 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
   );
   const node = new RunnerNodeService({ nc, js: topo.js, jsm: topo.jsm, redis, env, log, metrics, runnerKinds: topo.runnerKinds, initializers });
   await node.start();
-  const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.registry, env.METRICS_PORT);
+  const metricsServer = await serveMetricsFromEnv(metrics.registry, env.METRICS_PORT);
   return {
     readyInfo: { node_id: env.NODE_ID, kinds: node.kinds, slots: env.RUNNER_SLOTS, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) },
     stop: async () => {

@@ -21,8 +21,10 @@ import {
 } from "@switchyard/contracts";
 import {
   buildEvent,
+  contextFromNats,
   decodeJson,
   encodeJson,
+  inSpan,
   isConsumerExists,
   type JetStreamClient,
   type KV,
@@ -30,16 +32,17 @@ import {
   type Redis,
   requestJson,
   type ServiceMetrics,
+  tracingEnabled,
 } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText } from "./agent-loop.ts";
 import { type EgressPolicy, egressFetch, egressPolicy } from "./egress.ts";
 import type { RunnerEnv } from "./env.ts";
-import { EventSink } from "./event-sink.ts";
 import type { NodeInfo, RoundCheck, RunOutcome, StopReason } from "./kinds/kind.ts";
 import { type AnyRunnerKind, registerKinds } from "./kinds/registry.ts";
 import { Liveness } from "./liveness.ts";
 import { ReplayCache } from "./replay-cache.ts";
+import { createRunnerMetrics, MeteredEventSink, providerOf, type RunnerMetrics } from "./runner-metrics.ts";
 import { Slots } from "./slots.ts";
 
 /** Work items are acked right after the claim; an unclaimed one returns after this. */
@@ -71,6 +74,7 @@ export class RunnerNodeService {
   readonly slots: Slots;
   readonly liveness: Liveness;
   readonly metrics: ServiceMetrics;
+  readonly runnerMetrics: RunnerMetrics;
   readonly #active = new Map<string, ActiveRun>();
   readonly #fetchLoops: Promise<void>[] = [];
   readonly #startedAt = new Date().toISOString();
@@ -101,6 +105,7 @@ export class RunnerNodeService {
     if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
     this.metrics = deps.metrics;
     this.slots = new Slots(deps.env.RUNNER_SLOTS);
+    this.runnerMetrics = createRunnerMetrics(deps.metrics.registry, () => ({ total: this.slots.total, usedByKind: this.#usedByKind() }));
     this.liveness = new Liveness(
       deps.redis,
       () => this.nodeRecord(),
@@ -132,6 +137,7 @@ export class RunnerNodeService {
       if (active?.grant.run_id !== runId) return;
       active.abandoned = true;
       active.stopReason ??= "abandoned";
+      this.runnerMetrics.leasesLost.inc();
       this.#log.warn({ task_id: taskId, run_id: runId }, "run abandoned: lease lost (the kernel gave the task to another run)");
       active.abort.abort(new Error("lease lost"));
     };
@@ -180,7 +186,7 @@ export class RunnerNodeService {
         const batch = await consumer.fetch({ max_messages: reserved, expires: 2000 });
         for await (const m of batch) {
           taken++;
-          void this.#handleWork(m).finally(() => this.slots.release(1));
+          void this.#tracedWork(m, kind).finally(() => this.slots.release(1));
           if (this.#draining) break;
         }
       } catch (err) {
@@ -190,6 +196,12 @@ export class RunnerNodeService {
         this.slots.release(reserved - taken);
       }
     }
+  }
+
+  /** A span per work item, child of the kernel's dispatch (its traceparent); off: the work alone. */
+  #tracedWork(m: JsMsg, kind: string): Promise<void> {
+    if (!tracingEnabled()) return this.#handleWork(m);
+    return inSpan("runner-pool run", contextFromNats(m.headers), { "sy.kind": kind, "sy.node_id": this.#env.NODE_ID }, () => this.#handleWork(m));
   }
 
   async #handleWork(m: JsMsg): Promise<void> {
@@ -202,6 +214,7 @@ export class RunnerNodeService {
       return;
     }
     const item = decoded.value;
+    if (m.info.deliveryCount > 1) this.runnerMetrics.redeliveries.inc({ kind: item.kind });
     if (this.#draining) {
       m.nak();
       return;
@@ -250,7 +263,9 @@ export class RunnerNodeService {
     });
     const target = { tenant: grant.tenant, agent: grant.agent, task_id: grant.task_id };
     const cache = new ReplayCache(this.#redis, grant.task_id, log);
-    const sink = new EventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
+    const sink = new MeteredEventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
+    sink.metrics = this.runnerMetrics;
+    sink.traceModel = grant.plan.model;
     this.liveness.acquireLease(grant.task_id, grant.run_id);
     const startedAt = new Date().toISOString();
     cache.start(
@@ -349,6 +364,8 @@ export class RunnerNodeService {
       // The kernel's lease reaper recovers a run whose outcome could not be reported.
       log.error({ err: (err as Error).message }, "could not report run outcome");
     } finally {
+      this.#countRun(grant, active, outcome);
+      sink.endSpans();
       control.unsubscribe();
       await this.liveness.releaseLease(grant.task_id, grant.run_id);
       await cache.finish(active.releasing && outcome.kind !== "finished" ? "released" : outcome.kind);
@@ -421,6 +438,26 @@ export class RunnerNodeService {
 
   get activeRuns(): number {
     return this.#active.size;
+  }
+
+  #usedByKind(): Map<string, number> {
+    const used = new Map<string, number>(this.kinds.map((k) => [k, 0]));
+    for (const a of this.#active.values()) used.set(a.grant.plan.runner_kind, (used.get(a.grant.plan.runner_kind) ?? 0) + 1);
+    return used;
+  }
+
+  /** The run's outcome and the tokens it used (its usage is cumulative over attempts: count the difference). */
+  #countRun(grant: ClaimGranted, active: ActiveRun, outcome: RunOutcome): void {
+    const m = this.runnerMetrics;
+    const ended = active.abandoned ? "abandoned" : active.releasing && outcome.kind !== "finished" ? "released" : outcome.kind;
+    m.runs.inc({ kind: grant.plan.runner_kind, outcome: ended });
+    const usage = (outcome as { usage?: ClaimGranted["usage"] }).usage;
+    if (!usage) return;
+    const labels = { provider: providerOf(grant.plan.model), model: grant.plan.model };
+    const input = usage.input_tokens - grant.usage.input_tokens;
+    const output = usage.output_tokens - grant.usage.output_tokens;
+    if (input > 0) m.tokens.inc({ ...labels, type: "input" }, input);
+    if (output > 0) m.tokens.inc({ ...labels, type: "output" }, output);
   }
 
   /** Stops claiming, lets runs finish for up to DRAIN_TIMEOUT_MS, then hands the rest back. */

@@ -13,7 +13,7 @@ import {
   SwitchyardError,
   subjects,
 } from "@switchyard/contracts";
-import { connectNats, createMetrics, ensureTopology, runService, serveJson, serveMetrics } from "@switchyard/runtime";
+import { connectNats, countReconnects, createMetrics, ensureTopology, runService, serveJson, serveMetricsFromEnv } from "@switchyard/runtime";
 import type { z } from "zod";
 import { AgentCatalog } from "./catalog.ts";
 import { SpawnerEnv } from "./env.ts";
@@ -30,6 +30,7 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const topo = await ensureTopology(nc, env);
   const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators, env.MAX_AGENTS_PER_TENANT);
   const metrics = createMetrics("spawner");
+  countReconnects(metrics, { nc });
 
   if (env.AGENTS_DIR) {
     const { loaded, rejected } = await loadAgentFolder(env.AGENTS_DIR, catalog, log);
@@ -103,8 +104,8 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
     }),
   ];
 
-  // GET /metrics (and /healthz) on METRICS_PORT when set; 0 picks a free port, logged as metrics_port.
-  const metricsServer = env.METRICS_PORT === undefined ? undefined : await serveMetrics(metrics.registry, env.METRICS_PORT);
+  // GET /metrics (and /healthz) on METRICS_PORT unless "off"; 0 picks a free port, logged as metrics_port.
+  const metricsServer = await serveMetricsFromEnv(metrics.registry, env.METRICS_PORT);
 
   return {
     readyInfo: metricsServer ? { metrics_port: metricsServer.port } : {},

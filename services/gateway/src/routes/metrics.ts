@@ -2,7 +2,7 @@
 // by route pattern and status code, and refused (malformed) requests in sy_invalid_input_total.
 // Labels use the route pattern (`GET /v1/tasks/:id`), never the raw URL: ids would make the
 // label set unbounded.
-import { Counter, Histogram, type ServiceMetrics } from "@switchyard/runtime";
+import { Counter, Gauge, Histogram, type ServiceMetrics } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -37,9 +37,19 @@ export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): vo
     registers: [metrics.registry],
   });
 
+  const followers = new Gauge({
+    name: "sy_sse_followers",
+    help: "SSE connections open on GET /v1/tasks/:id/events",
+    registers: [metrics.registry],
+  });
+
   // On the raw response: hijacked replies (SSE) never reach fastify's onResponse hook.
   app.addHook("onRequest", async (req, reply) => {
     const started = process.hrtime.bigint();
+    if (req.routeOptions.url === "/v1/tasks/:id/events") {
+      followers.inc();
+      reply.raw.once("close", () => followers.dec());
+    }
     reply.raw.once("close", () => {
       const [method, route] = splitLabel(routeLabel(req));
       requests.inc({ method, route, status_code: String(reply.raw.statusCode) });

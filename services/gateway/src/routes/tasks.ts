@@ -20,7 +20,7 @@ import {
   submitMsgId,
   TaskRecord,
 } from "@switchyard/contracts";
-import { encodeJson, newTaskId, readRunnerKind } from "@switchyard/runtime";
+import { contextFromHttp, contextWithSpan, encodeJson, newTaskId, readRunnerKind, startSpan, traceHeaders } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
@@ -86,11 +86,15 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       throw err;
     }
     let ack: Awaited<ReturnType<typeof ctx.js.publish>>;
+    // The client's traceparent (or a new trace) rides to the kernel in the submit's headers.
+    const span = startSpan("gateway POST /v1/tasks", { "sy.task_id": id, "sy.agent": body.agent }, contextFromHttp(req.headers));
     try {
-      ack = await ctx.js.publish(subjects.submit, payload, { msgID: submitMsgId(tenant, id, key) });
+      ack = await ctx.js.publish(subjects.submit, payload, { msgID: submitMsgId(tenant, id, key), ...traceHeaders(contextWithSpan(span)) });
     } catch (err) {
       confirmation.cancel();
       throw err;
+    } finally {
+      span?.end();
     }
     if (ack.duplicate && key !== null) {
       confirmation.cancel();
