@@ -78,7 +78,13 @@ export type RunCheckpointed = z.infer<typeof RunCheckpointed>;
 export const RunFinished = z.object({ ...RunRef, result: TaskResult, usage: Usage });
 export type RunFinished = z.infer<typeof RunFinished>;
 
-export const RunFailed = z.object({ ...RunRef, error: WireError, usage: Usage });
+export const RunFailed = z.object({
+  ...RunRef,
+  error: WireError,
+  usage: Usage,
+  /** The earliest time a retry may start (a provider's Retry-After); the kernel's backoff waits at least this long. */
+  not_before: Timestamp.optional(),
+});
 export type RunFailed = z.infer<typeof RunFailed>;
 
 /** A draining runner hands a run back so the kernel re-dispatches it at once. */

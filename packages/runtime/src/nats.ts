@@ -51,6 +51,8 @@ export interface Topology {
   idempotency: KV;
   active: KV;
   runnerKinds: KV;
+  /** Model providers and MCP servers of runner nodes (KV sy_runner_caps). */
+  runnerCaps: KV;
   operators: KV;
 }
 
@@ -97,7 +99,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [tasks, agents, idempotency, active, runnerKinds, operators] = await Promise.all([
+  const [tasks, agents, idempotency, active, runnerKinds, operators, runnerCaps] = await Promise.all([
     kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
@@ -105,8 +107,9 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
     kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
+    kvm.create(BUCKETS.runnerCaps, { history: 1, storage: StorageType.File }),
   ]);
-  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators };
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, runnerCaps };
 }
 
 function isNotFound(err: unknown): boolean {

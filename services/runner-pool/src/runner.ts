@@ -65,6 +65,7 @@ export class RunnerNodeService {
   readonly #runnerKinds: KV;
   /** The initializer of each kind this node serves. */
   readonly #initializers: Map<string, AnyRunnerKind>;
+  readonly #capabilities: { providers: string[]; mcp_servers: string[] };
   readonly kinds: string[];
   readonly slots: Slots;
   readonly liveness: Liveness;
@@ -86,6 +87,8 @@ export class RunnerNodeService {
     metrics: ServiceMetrics;
     runnerKinds: KV;
     initializers: Map<string, AnyRunnerKind>;
+    /** Provider and MCP server names, shown in the node record. */
+    capabilities?: { providers: string[]; mcp_servers: string[] };
   }) {
     this.#nc = deps.nc;
     this.#js = deps.js;
@@ -95,6 +98,7 @@ export class RunnerNodeService {
     this.#log = deps.log.child({ node_id: deps.env.NODE_ID });
     this.#runnerKinds = deps.runnerKinds;
     this.#initializers = deps.initializers;
+    this.#capabilities = deps.capabilities ?? { providers: [], mcp_servers: [] };
     this.kinds = [...deps.initializers.keys()];
     if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
     this.metrics = deps.metrics;
@@ -121,6 +125,8 @@ export class RunnerNodeService {
       started_at: this.#startedAt,
       last_heartbeat: this.#lastBeat,
       draining: this.#draining,
+      providers: this.#capabilities.providers,
+      mcp_servers: this.#capabilities.mcp_servers,
     };
   }
 
@@ -336,7 +342,8 @@ export class RunnerNodeService {
         log.info("run handed back (drain)");
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
-        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage }, "failed");
+        const notBefore = retryAfter(outcome.error);
+        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage, ...(notBefore ? { not_before: notBefore } : {}) }, "failed");
         log.info({ error: outcome.error }, "run failed");
       } else {
         this.stats.aborted++;
@@ -428,4 +435,10 @@ export class RunnerNodeService {
     await Promise.race([Promise.all(this.#fetchLoops), sleep(3000)]);
     await this.liveness.stop(this.#env.NODE_ID);
   }
+}
+
+/** A provider's Retry-After (`details.retry_after_ms` of a model error) as the earliest next attempt. */
+function retryAfter(error: { details?: unknown }): string | null {
+  const ms = (error.details as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
+  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? new Date(Date.now() + ms).toISOString() : null;
 }

@@ -28,7 +28,7 @@ function errorReply(err: unknown): SpawnerReply {
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
   const topo = await ensureTopology(nc, env);
-  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators);
+  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators, topo.runnerCaps);
   const metrics = createMetrics("spawner");
 
   if (env.AGENTS_DIR) {
