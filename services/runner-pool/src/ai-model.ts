@@ -14,6 +14,9 @@ import { languageModel, type ProviderConfig } from "./providers.ts";
 import { buildToolNameMap } from "./tool-names.ts";
 import type { ToolSpec } from "./tools.ts";
 
+// The SDK's warnings go to the console (not our logger); unsupported settings are the agent's choice.
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
 export class AiSdkModel implements Model {
   readonly #model: LanguageModel;
   readonly #provider: ProviderConfig;
@@ -47,6 +50,8 @@ export class AiSdkModel implements Model {
         ...(this.#tools.length > 0 ? { tools } : {}),
         maxRetries: 0,
         abortSignal: signal,
+        // Errors reach us as stream parts; the SDK's default handler would print them to the console.
+        onError: () => undefined,
         ...(plan.temperature !== undefined ? { temperature: plan.temperature } : {}),
         ...(plan.top_p !== undefined ? { topP: plan.top_p } : {}),
         ...(plan.max_output_tokens !== undefined ? { maxOutputTokens: plan.max_output_tokens } : {}),
