@@ -82,6 +82,8 @@ beforeAll(async () => {
     JSON.stringify({
       mcpServers: {
         tst: { command: process.execPath, args: [testServer], env: { MCP_TEST_LOG: mcpLog } },
+        // Ignores the end of its stdin: only the runner's guard stops it when the runner dies.
+        stubborn: { command: process.execPath, args: [testServer], env: { MCP_TEST_STUBBORN: "1" } },
         everything: { command: process.execPath, args: [require.resolve("@modelcontextprotocol/server-everything/dist/index.js"), "stdio"] },
         web: { url: `http://127.0.0.1:${port}/mcp` },
       },
@@ -102,7 +104,16 @@ beforeAll(async () => {
     env: FAST_KERNEL_ENV,
   });
   G = fleet.gatewayUrl;
-  await putAgents(G, AGENTS);
+  // Runner nodes publish each MCP server's tools once it has connected: until then a PUT naming it is refused.
+  await eventually(
+    async () => {
+      for (const [name, def] of Object.entries(AGENTS)) if ((await http("PUT", `${G}/v1/agents/${name}`, def)).status !== 200) return false;
+      const nodes = (await http("GET", `${G}/v1/runners`)).body.items as unknown[];
+      return nodes.length === 2;
+    },
+    60_000,
+    "every MCP server connected and the agents stored",
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -230,7 +241,7 @@ describe("real models and MCP tools over the fleet", () => {
     expect(noTool.status).toBe(400);
     expect(noTool.body.error.details[0].message).toContain("has no tool 'nosuch'");
     const runners = await http("GET", `${G}/v1/runners`);
-    expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "tst", "web"] });
+    expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "stubborn", "tst", "web"] });
   });
 
   it("MCP tools: server-everything over stdio, the SDK server over Streamable HTTP, images as references, long results cut", async () => {
@@ -276,8 +287,8 @@ describe("real models and MCP tools over the fleet", () => {
   });
 
   it("a stdio MCP server dies with its runner, even on SIGKILL", async () => {
-    scripts["llama-pid"] = (r) => (isToolTurn(r) ? { text: ["ok"] } : { tools: [{ name: "tst_pid", args: {} }] });
-    await putAgents(G, { "ra-pid": { model: "local:llama-pid", mcp: ["tst.pid"] } });
+    scripts["llama-pid"] = (r) => (isToolTurn(r) ? { text: ["ok"] } : { tools: [{ name: "stubborn_pid", args: {} }] });
+    await putAgents(G, { "ra-pid": { model: "local:llama-pid", mcp: ["stubborn.pid"] } });
     const id = await submit(G, "ra-pid", "pid");
     const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 30_000);
     const pid = Number(events.find((e) => e.type === "tool.result")?.data.data.result);

@@ -2,7 +2,9 @@
 // mcp-test-server.ts`) or Streamable HTTP (`node mcp-test-server.ts --http <port>`, answering on
 // /mcp). Tools: `add` {a, b} → the sum as text and as structured content; `pid` → its process
 // id; `slow` {ms} → waits (a cancellation ends it and is appended to $MCP_TEST_LOG); `crash` →
-// exits at once (the runner must restart it); `big` {chars} → a long text.
+// exits at once (the runner must restart it); `big` {chars} → a long text. With
+// MCP_TEST_STUBBORN=1 it does not exit when its stdin closes (as some servers do not), so only
+// the runner's guard can stop it.
 import { appendFileSync } from "node:fs";
 import http from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -63,4 +65,5 @@ if (httpAt >= 0) {
   });
 } else {
   await build().connect(new StdioServerTransport());
+  if (process.env.MCP_TEST_STUBBORN === "1") setInterval(() => undefined, 1 << 30);
 }

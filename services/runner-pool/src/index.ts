@@ -17,11 +17,16 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
   // Providers and MCP servers are the operator's: from this node's environment only.
   const providers = loadProviders(process.env);
   const mcp = env.MCP_SERVERS
-    ? new McpHub(loadMcpServers(env.MCP_SERVERS), { toolTimeoutMs: env.MCP_TOOL_TIMEOUT_MS, resultMaxChars: env.MCP_RESULT_MAX_CHARS, log })
+    ? new McpHub(loadMcpServers(env.MCP_SERVERS), {
+        toolTimeoutMs: env.MCP_TOOL_TIMEOUT_MS,
+        resultMaxChars: env.MCP_RESULT_MAX_CHARS,
+        log,
+        onConnected: (name) => {
+          void mcp?.publish(topo.runnerCaps, env.NODE_ID, name).catch((err: unknown) => log.warn({ mcp: name, err: (err as Error).message }, "could not publish MCP tools"));
+        },
+      })
     : undefined;
-  await mcp?.ready(env.MCP_START_TIMEOUT_MS);
   await publishProviders(topo.runnerCaps, providers, env.NODE_ID);
-  await mcp?.publish(topo.runnerCaps, env.NODE_ID);
   const loopDeps = {
     providers,
     ...(mcp ? { mcp } : {}),

@@ -4,6 +4,8 @@
 // every run on the node. A stdio server runs under mcp-stdio-guard.mjs in a process group of its
 // own, so it dies with the runner (SIGTERM, or SIGKILL: the guard sees its parent go); a server
 // that exits or drops its connection is reconnected with a backoff (0.5 s doubling to 10 s).
+// Servers connect in the background: the node is ready at once, and each server's record (its
+// tool list) goes to KV sy_runner_caps when it connects, and again after every reconnect.
 // HTTP servers speak Streamable HTTP, with the older HTTP+SSE transport as a fallback.
 // A call to a server that is down is a tool error with `retryable: true` that the model reads;
 // a call is bounded by MCP_TOOL_TIMEOUT_MS, and an abort of the run reaches the server as an MCP
@@ -71,6 +73,8 @@ export interface McpOptions {
   /** Tool results longer than this (as JSON) are cut, with a marker. */
   resultMaxChars: number;
   log: Logger;
+  /** Called after each (re)connect of a server, with its tool list (the node publishes it). */
+  onConnected?: (server: string) => void;
 }
 
 const GUARD = path.join(import.meta.dirname, "mcp-stdio-guard.mjs");
@@ -159,6 +163,7 @@ class McpServer {
       try {
         await this.#connectOnce();
         this.#opts.log.info({ mcp: this.name, transport: this.transport, tools: this.#tools.length, generation: this.generation }, "MCP server connected");
+        this.#opts.onConnected?.(this.name);
         return;
       } catch (err) {
         this.#opts.log.warn({ mcp: this.name, err: (err as Error).message, retry_in_ms: this.#backoff }, "MCP server unavailable; retrying");
@@ -252,21 +257,25 @@ export class McpHub {
     return s ? { up: s.up, generation: s.generation, pid: s.pid, tools: s.tools } : null;
   }
 
+  /** Records of the servers that have connected at least once (their tool lists are known). */
   records(nodeId: string): McpServerRecord[] {
     const at = new Date().toISOString();
-    return [...this.#servers.values()].map((s) => ({
+    return [...this.#servers.values()]
+      .filter((s) => s.generation > 0)
+      .map((s) => ({
       v: 1 as const,
       type: "mcp" as const,
       name: s.name,
       transport: s.transport,
       tools: [...s.tools],
-      registered_by: nodeId,
-      registered_at: at,
-    }));
+        registered_by: nodeId,
+        registered_at: at,
+      }));
   }
 
-  async publish(kv: KV, nodeId: string): Promise<void> {
-    for (const r of this.records(nodeId)) await kv.put(capabilityKeys.mcp(r.name), JSON.stringify(r));
+  /** Writes the record of each connected server (or of `only`) to KV sy_runner_caps. */
+  async publish(kv: KV, nodeId: string, only?: string): Promise<void> {
+    for (const r of this.records(nodeId)) if (!only || r.name === only) await kv.put(capabilityKeys.mcp(r.name), JSON.stringify(r));
   }
 
   /** The tools an agent's `mcp` selection gives it on this node, named `<server>.<tool>`. */
