@@ -124,8 +124,16 @@ afterAll(async () => {
 
 describe("real models and MCP tools over the fleet", () => {
   it("streams, calls an MCP tool through an approval, survives a kill -9 mid-round, completes once with the provider's usage", async () => {
-    scripts["gpt-main"] = (r, nth) => {
-      if (!isToolTurn(r)) return { text: ["Let me ", "add that."], tools: [{ name: "tst_add", args: { a: 2, b: 3 } }, { name: "echo", args: { q: "hi" } }], usage: { input: 11, output: 7, cached: 4 } };
+    scripts["gpt-main"] = (r) => {
+      if (!isToolTurn(r))
+        return {
+          text: ["Let me ", "add that."],
+          tools: [
+            { name: "tst_add", args: { a: 2, b: 3 } },
+            { name: "echo", args: { q: "hi" } },
+          ],
+          usage: { input: 11, output: 7, cached: 4 },
+        };
       // Round 2: the first request streams slowly (the runner is killed during it); the retry is quick.
       const round2 = byModel("gpt-main").filter(isToolTurn).length;
       return round2 === 1
@@ -156,7 +164,10 @@ describe("real models and MCP tools over the fleet", () => {
     const victim = runnerByLabel(fleet, await ownerNode(G, id));
     await victim.kill("SIGKILL");
     const events = await untilTerminal(G, id, stream, 60_000);
-    expect(terminalEvents(events).map((e) => e.data.data.status), describeEvents(events)).toEqual(["completed"]);
+    expect(
+      terminalEvents(events).map((e) => e.data.data.status),
+      describeEvents(events),
+    ).toEqual(["completed"]);
     const results = events.filter((e) => e.type === "tool.result").map((e) => e.data.data);
     expect(results.map((r) => [r.call_id, r.tool, r.result])).toEqual([
       ["call_1_1", "tst.add", { sum: 5 }],
@@ -195,7 +206,10 @@ describe("real models and MCP tools over the fleet", () => {
         : { reasoning: ["Thinking it ", "over."], text: ["Hello ", "there."], usage: { input: 8, output: 4 } };
     const id = await submit(G, "ra-429", "hi");
     const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 60_000);
-    expect(terminalEvents(events).map((e) => `${e.data.data.status}#${e.data.attempt}`), describeEvents(events)).toEqual(["completed#2"]);
+    expect(
+      terminalEvents(events).map((e) => `${e.data.data.status}#${e.data.attempt}`),
+      describeEvents(events),
+    ).toEqual(["completed#2"]);
     const reqs = byModel("claude-429");
     expect(reqs).toHaveLength(2);
     expect((reqs[1]?.at ?? 0) - (reqs[0]?.at ?? 0)).toBeGreaterThanOrEqual(2000);
@@ -233,7 +247,9 @@ describe("real models and MCP tools over the fleet", () => {
   it("refuses an agent whose provider or MCP server no node has, naming the field", async () => {
     const noProvider = await http("PUT", `${G}/v1/agents/ra-bad`, { model: "nowhere:m1" });
     expect(noProvider.status).toBe(400);
-    expect(noProvider.body.error.details).toEqual([expect.objectContaining({ path: "model", message: expect.stringContaining("no runner node has provider 'nowhere'") })]);
+    expect(noProvider.body.error.details).toEqual([
+      expect.objectContaining({ path: "model", message: expect.stringContaining("no runner node has provider 'nowhere'") }),
+    ]);
     const noServer = await http("PUT", `${G}/v1/agents/ra-bad`, { model: "openai:m", mcp: ["tst", "ghost"] });
     expect(noServer.status).toBe(400);
     expect(noServer.body.error.details).toEqual([expect.objectContaining({ path: "mcp.1" })]);
@@ -259,7 +275,10 @@ describe("real models and MCP tools over the fleet", () => {
           };
     const id = await submit(G, "ra-mcp", "go");
     const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 60_000);
-    expect(terminalEvents(events).map((e) => e.data.data.status), describeEvents(events)).toEqual(["completed"]);
+    expect(
+      terminalEvents(events).map((e) => e.data.data.status),
+      describeEvents(events),
+    ).toEqual(["completed"]);
     const results = Object.fromEntries(events.filter((e) => e.type === "tool.result").map((e) => [e.data.data.tool, e.data.data]));
     expect(String(results["everything.echo"]?.result)).toContain("hello mcp");
     const image = JSON.stringify(results["everything.get-tiny-image"]?.result);
@@ -269,7 +288,9 @@ describe("real models and MCP tools over the fleet", () => {
     expect(results["web.add"]?.result).toEqual({ sum: 42 });
     const big = String(results["tst.big"]?.result);
     expect(big).toMatch(/…\[truncated: 65536 of 100000 characters\]$/);
-    const tools = byModel("llama-mcp")[0]?.body.tools.map((t: any) => t.function.name).sort();
+    const tools = byModel("llama-mcp")[0]
+      ?.body.tools.map((t: any) => t.function.name)
+      .sort();
     expect(tools).toEqual(["everything_echo", "everything_get-tiny-image", "tst_big", "tst_pid", "web_add"]);
   });
 

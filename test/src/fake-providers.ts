@@ -118,7 +118,8 @@ async function* anthropicFrames(t: Turn, model: string): AsyncGenerator<string> 
   for (const [i, call] of (t.tools ?? []).entries()) {
     yield ev("content_block_start", { index, content_block: { type: "tool_use", id: `toolu_test_${i}`, name: call.name, input: {} } });
     yield ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: "" } });
-    for (const piece of split(JSON.stringify(call.args), 3)) yield ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: piece } });
+    for (const piece of split(JSON.stringify(call.args), 3))
+      yield ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: piece } });
     yield ev("content_block_stop", { index });
     index++;
   }

@@ -171,7 +171,8 @@ async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<Ru
 /** Adds a round's provider-reported usage to the cumulative one (cached and reasoning tokens where given). */
 function addReported(u: Usage, r: ModelUsage): Usage {
   const out = addUsage(u, r.input_tokens, r.output_tokens);
-  if (r.cached_input_tokens !== undefined || u.cached_input_tokens !== undefined) out.cached_input_tokens = (u.cached_input_tokens ?? 0) + (r.cached_input_tokens ?? 0);
+  if (r.cached_input_tokens !== undefined || u.cached_input_tokens !== undefined)
+    out.cached_input_tokens = (u.cached_input_tokens ?? 0) + (r.cached_input_tokens ?? 0);
   if (r.reasoning_tokens !== undefined || u.reasoning_tokens !== undefined) out.reasoning_tokens = (u.reasoning_tokens ?? 0) + (r.reasoning_tokens ?? 0);
   return out;
 }

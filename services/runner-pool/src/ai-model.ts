@@ -56,7 +56,9 @@ export class AiSdkModel implements Model {
         ...(plan.top_p !== undefined ? { topP: plan.top_p } : {}),
         ...(plan.max_output_tokens !== undefined ? { maxOutputTokens: plan.max_output_tokens } : {}),
         ...(plan.stop !== undefined ? { stopSequences: plan.stop } : {}),
-        ...(plan.provider_options !== undefined ? { providerOptions: plan.provider_options as Record<z.infer<typeof ProviderName>, Record<string, never>> } : {}),
+        ...(plan.provider_options !== undefined
+          ? { providerOptions: plan.provider_options as Record<z.infer<typeof ProviderName>, Record<string, never>> }
+          : {}),
       });
       for await (const part of result.fullStream) {
         switch (part.type) {

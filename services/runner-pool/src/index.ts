@@ -22,7 +22,9 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
         resultMaxChars: env.MCP_RESULT_MAX_CHARS,
         log,
         onConnected: (name) => {
-          void mcp?.publish(topo.runnerCaps, env.NODE_ID, name).catch((err: unknown) => log.warn({ mcp: name, err: (err as Error).message }, "could not publish MCP tools"));
+          void mcp
+            ?.publish(topo.runnerCaps, env.NODE_ID, name)
+            .catch((err: unknown) => log.warn({ mcp: name, err: (err as Error).message }, "could not publish MCP tools"));
         },
       })
     : undefined;

@@ -17,14 +17,7 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import {
-  capabilityKeys,
-  McpServerName,
-  type McpServerRecord,
-  type McpToolInfo,
-  parseMcpSelection,
-  SwitchyardError,
-} from "@switchyard/contracts";
+import { capabilityKeys, McpServerName, type McpServerRecord, type McpToolInfo, parseMcpSelection, SwitchyardError } from "@switchyard/contracts";
 import type { KV, Logger } from "@switchyard/runtime";
 import { z } from "zod";
 import { sleep } from "./abortable.ts";
@@ -142,7 +135,8 @@ class McpServer {
     let cursor: string | undefined;
     do {
       const page = await client.listTools(cursor ? { cursor } : {}, { timeout: this.#opts.toolTimeoutMs });
-      for (const t of page.tools) tools.push({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.inputSchema as Record<string, unknown> });
+      for (const t of page.tools)
+        tools.push({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.inputSchema as Record<string, unknown> });
       cursor = page.nextCursor;
     } while (cursor && tools.length < 10_000);
     client.onclose = () => {
@@ -204,7 +198,15 @@ class McpServer {
 }
 
 interface CallResult {
-  content?: { type: string; text?: string; mimeType?: string; data?: string; uri?: string; name?: string; resource?: { uri?: string; mimeType?: string; text?: string } }[];
+  content?: {
+    type: string;
+    text?: string;
+    mimeType?: string;
+    data?: string;
+    uri?: string;
+    name?: string;
+    resource?: { uri?: string; mimeType?: string; text?: string };
+  }[];
   structuredContent?: unknown;
   isError?: boolean;
 }
@@ -263,11 +265,11 @@ export class McpHub {
     return [...this.#servers.values()]
       .filter((s) => s.generation > 0)
       .map((s) => ({
-      v: 1 as const,
-      type: "mcp" as const,
-      name: s.name,
-      transport: s.transport,
-      tools: [...s.tools],
+        v: 1 as const,
+        type: "mcp" as const,
+        name: s.name,
+        transport: s.transport,
+        tools: [...s.tools],
         registered_by: nodeId,
         registered_at: at,
       }));

@@ -40,7 +40,13 @@ export interface Model {
 export function createModel(
   plan: RunPlan,
   inputText: string,
-  opts: { textChunkChars: number; operators?: OperatorLink; grant?: ClaimGranted; providers?: ReadonlyMap<string, ProviderConfig>; tools?: readonly ToolSpec[] },
+  opts: {
+    textChunkChars: number;
+    operators?: OperatorLink;
+    grant?: ClaimGranted;
+    providers?: ReadonlyMap<string, ProviderConfig>;
+    tools?: readonly ToolSpec[];
+  },
 ): Model {
   if (plan.agent_kind === "operator") {
     if (!opts.operators || !opts.grant) throw new SwitchyardError("model_error", "this runner cannot reach operators", { retryable: false });

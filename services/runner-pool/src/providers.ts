@@ -76,7 +76,10 @@ export function loadProviders(env: Record<string, string | undefined>): Map<stri
  * (`.chat(id)`), which every OpenAI-compatible gateway speaks too. The SDK's `fetch` is ours
  * so tests can count sockets; retries are the kernel's (maxRetries 0 at the call).
  */
-export function languageModel(providers: ReadonlyMap<string, ProviderConfig>, model: string): { model: LanguageModel; provider: ProviderConfig; modelId: string } {
+export function languageModel(
+  providers: ReadonlyMap<string, ProviderConfig>,
+  model: string,
+): { model: LanguageModel; provider: ProviderConfig; modelId: string } {
   const i = model.indexOf(":");
   const name = i > 0 ? model.slice(0, i) : "";
   const modelId = i > 0 ? model.slice(i + 1) : "";
@@ -96,9 +99,12 @@ export function languageModel(providers: ReadonlyMap<string, ProviderConfig>, mo
       return { model: createAnthropic(opts)(modelId), provider, modelId };
     default:
       return {
-        model: createOpenAICompatible({ name: provider.name, baseURL: provider.baseURL as string, includeUsage: true, ...(provider.apiKey ? { apiKey: provider.apiKey } : {}) })(
-          modelId,
-        ),
+        model: createOpenAICompatible({
+          name: provider.name,
+          baseURL: provider.baseURL as string,
+          includeUsage: true,
+          ...(provider.apiKey ? { apiKey: provider.apiKey } : {}),
+        })(modelId),
         provider,
         modelId,
       };

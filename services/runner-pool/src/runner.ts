@@ -343,7 +343,12 @@ export class RunnerNodeService {
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
         const notBefore = retryAfter(outcome.error);
-        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage, ...(notBefore ? { not_before: notBefore } : {}) }, "failed");
+        await this.#report(
+          subjects.runFailed,
+          grant,
+          { error: outcome.error, usage: outcome.usage, ...(notBefore ? { not_before: notBefore } : {}) },
+          "failed",
+        );
         log.info({ error: outcome.error }, "run failed");
       } else {
         this.stats.aborted++;

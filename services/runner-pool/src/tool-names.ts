@@ -16,7 +16,11 @@ export interface ToolNameMap {
 }
 
 function hash(name: string, salt: number): string {
-  return createHash("sha256").update(`${salt}:${name}`).digest("base64url").replace(/[^a-zA-Z0-9]/g, "").slice(0, 8);
+  return createHash("sha256")
+    .update(`${salt}:${name}`)
+    .digest("base64url")
+    .replace(/[^a-zA-Z0-9]/g, "")
+    .slice(0, 8);
 }
 
 export function buildToolNameMap(names: Iterable<string>): ToolNameMap {

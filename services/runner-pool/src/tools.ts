@@ -28,7 +28,6 @@ export const BUILTIN_TOOL_SPECS: Record<string, ToolSpec> = {
   },
 };
 
-
 export const BUILTIN_TOOLS: Record<string, Tool> = {
   /** Returns its arguments. */
   echo: async (args) => args,

@@ -75,7 +75,10 @@ export class AgentCatalog {
       if (!rec?.success) {
         issues.push({ path: `mcp.${i}`, message: `no runner node has MCP server '${server}' (configure it in MCP_SERVERS on a runner node)` });
       } else if (tool !== null && !rec.data.tools.some((t) => t.name === tool)) {
-        issues.push({ path: `mcp.${i}`, message: `MCP server '${server}' has no tool '${tool}' (it has: ${rec.data.tools.map((t) => t.name).join(", ") || "none"})` });
+        issues.push({
+          path: `mcp.${i}`,
+          message: `MCP server '${server}' has no tool '${tool}' (it has: ${rec.data.tools.map((t) => t.name).join(", ") || "none"})`,
+        });
       }
     }
     return issues;

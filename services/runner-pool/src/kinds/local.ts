@@ -3,8 +3,8 @@
 // (a pool label such as `gpu`: the same loop on nodes set apart).
 import { JsonObject } from "@switchyard/contracts";
 import { runAgentLoop } from "../agent-loop.ts";
-import { createModel } from "../model.ts";
 import type { McpHub } from "../mcp.ts";
+import { createModel } from "../model.ts";
 import type { OperatorLink } from "../operator-model.ts";
 import type { ProviderConfig } from "../providers.ts";
 import { BUILTIN_TOOL_SPECS, BUILTIN_TOOLS, type ToolSpec } from "../tools.ts";
