@@ -102,6 +102,8 @@ beforeAll(async () => {
       MCP_SERVERS: mcpFile,
     },
     env: FAST_KERNEL_ENV,
+    // A runner is ready once its four MCP servers are up: slower than usual on a busy machine.
+    readyTimeoutMs: 60_000,
   });
   G = fleet.gatewayUrl;
   // Runner nodes publish each MCP server's tools once it has connected: until then a PUT naming it is refused.
@@ -305,6 +307,23 @@ describe("real models and MCP tools over the fleet", () => {
     await eventually(() => readFileSync(mcpLog, { encoding: "utf8", flag: "a+" }).includes("cancelled"), 15_000, "the MCP server saw notifications/cancelled");
     const events = await untilTerminal(G, id, stream, 30_000);
     expect(terminalEvents(events).map((e) => e.data.data.status)).toEqual(["canceled"]);
+  });
+
+  it("a stdio MCP server that dies is restarted; its tools work again", async () => {
+    scripts["llama-crash"] = (r) => (isToolTurn(r) ? { text: ["ok"] } : { tools: [{ name: "tst_crash", args: {} }] });
+    scripts["llama-after"] = (r) => (isToolTurn(r) ? { text: ["ok"] } : { tools: [{ name: "tst_add", args: { a: 1, b: 1 } }] });
+    await putAgents(G, { "ra-crash": { model: "local:llama-crash", mcp: ["tst.crash"] }, "ra-after": { model: "local:llama-after", mcp: ["tst.add"] } });
+    const id = await submit(G, "ra-crash", "crash");
+    await untilTerminal(G, id, openStream(eventsUrl(G, id)), 30_000);
+    // Whichever node ran it restarts its server: a second connection of `tst` is logged.
+    const restarted = (r: (typeof fleet.services.runners)[number]) =>
+      r.waitForLog((l) => l.msg === "MCP server connected" && l.mcp === "tst" && Number(l.generation) >= 2, 30_000);
+    await Promise.any(fleet.services.runners.filter((r) => r.isRunning()).map(restarted));
+    for (let i = 0; i < 2; i++) {
+      const after = await submit(G, "ra-after", "add");
+      const events = await untilTerminal(G, after, openStream(eventsUrl(G, after)), 30_000);
+      expect(events.find((e) => e.type === "tool.result")?.data.data.result, describeEvents(events)).toEqual({ sum: 2 });
+    }
   });
 
   it("a stdio MCP server dies with its runner, even on SIGKILL", async () => {

@@ -89,6 +89,8 @@ export const RunnerEnv = z.object({
   MCP_TOOL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   // MCP: tool results longer than this many characters (as JSON) are cut, with a marker.
   MCP_RESULT_MAX_CHARS: z.coerce.number().int().min(100).default(65_536),
+  // MCP: how long a starting node waits for its MCP servers' first connection before it claims work.
+  MCP_START_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   // Version string reported in the node record.
   SY_VERSION: z.string().default("0.1.0"),
 });

@@ -28,6 +28,9 @@ await runService("runner-pool", RunnerEnv, async ({ env, log }) => {
         },
       })
     : undefined;
+  // A node claims work once its MCP servers are up (or MCP_START_TIMEOUT_MS passed): a run must
+  // not miss tools only because their server is still starting. Late ones publish when they connect.
+  await mcp?.ready(env.MCP_START_TIMEOUT_MS);
   await publishProviders(topo.runnerCaps, providers, env.NODE_ID);
   const loopDeps = {
     providers,

@@ -4,8 +4,9 @@
 // every run on the node. A stdio server runs under mcp-stdio-guard.mjs in a process group of its
 // own, so it dies with the runner (SIGTERM, or SIGKILL: the guard sees its parent go); a server
 // that exits or drops its connection is reconnected with a backoff (0.5 s doubling to 10 s).
-// Servers connect in the background: the node is ready at once, and each server's record (its
-// tool list) goes to KV sy_runner_caps when it connects, and again after every reconnect.
+// A starting node waits up to MCP_START_TIMEOUT_MS for its servers before it claims work; each
+// server's record (its tool list) goes to KV sy_runner_caps when it connects, and again after
+// every reconnect.
 // HTTP servers speak Streamable HTTP, with the older HTTP+SSE transport as a fallback.
 // A call to a server that is down is a tool error with `retryable: true` that the model reads;
 // a call is bounded by MCP_TOOL_TIMEOUT_MS, and an abort of the run reaches the server as an MCP
