@@ -97,7 +97,14 @@ export type DispatchDue = z.infer<typeof DispatchDue>;
 
 // ---- sy.work.<kind> (SY_WORK stream, consumed by runner nodes) ----
 
-export const WorkItem = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), kind: Slug });
+export const WorkItem = z.object({
+  v: V1,
+  task_id: TaskId,
+  attempt: z.number().int().min(1),
+  kind: Slug,
+  /** The model provider the task needs (`openai`, `ollama`…): a node without it leaves the item to others. */
+  provider: z.string().max(64).optional(),
+});
 export type WorkItem = z.infer<typeof WorkItem>;
 
 // ---- sy.kernel.round (request/reply): the kernel's check after every model round ----

@@ -262,6 +262,18 @@ describe("real models and MCP tools over the fleet", () => {
     expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "stubborn", "tst", "web"] });
   });
 
+  it("a task whose provider no node has stays queued and says so (agents/chat-ollama.md loaded with a warning)", async () => {
+    const loaded = await fleet.services.spawner.waitForLog((l) => l.agent === "chat-ollama" && String(l.reason).includes("provider 'ollama'"), 5000);
+    expect(loaded.msg).toContain("no runner node offers");
+    const id = await submit(G, "chat-ollama", "hi");
+    const task = await waitForTask(G, id, (t) => t.queue?.message !== undefined, 15_000, "the queue explanation");
+    expect(task).toMatchObject({ status: "queued", attempt: 1, queue: { runner_nodes: 0, message: "no runner node has provider 'ollama' (kind 'local')" } });
+    // Nodes leave its work item alone: it is still attempt 1, never claimed.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await getTask(G, id)).toMatchObject({ status: "queued", attempt: 1, run_id: null });
+    expect((await http("POST", `${G}/v1/tasks/${id}/cancel`, {})).status).toBe(202);
+  });
+
   it("MCP tools: server-everything over stdio, the SDK server over Streamable HTTP, images as references, long results cut", async () => {
     scripts["llama-mcp"] = (r) =>
       isToolTurn(r)

@@ -777,7 +777,9 @@ export class Kernel {
   }
 
   async #publishWork(t: TaskRecord): Promise<void> {
-    const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind };
+    // A real model runs only on nodes with its provider: the item says which (nodes without it leave it).
+    const provider = t.plan?.agent_kind === "llm" ? modelProvider(t.plan.model) : null;
+    const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind, ...(provider ? { provider } : {}) };
     await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}` });
   }
 }

@@ -40,6 +40,8 @@ import { Liveness } from "./liveness.ts";
 import { ReplayCache } from "./replay-cache.ts";
 import { Slots } from "./slots.ts";
 
+/** How soon a work item for a provider this node lacks is offered again (to any node). */
+const PROVIDER_NAK_MS = 1000;
 /** Work items are acked right after the claim; an unclaimed one returns after this. */
 const WORK_ACK_WAIT_NS = 10_000_000_000;
 
@@ -75,7 +77,7 @@ export class RunnerNodeService {
   readonly #startedAt = new Date().toISOString();
   #draining = false;
   #lastBeat = this.#startedAt;
-  stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
+  stats = { notOurs: 0, claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
 
   constructor(deps: {
     nc: NatsConnection;
@@ -208,6 +210,13 @@ export class RunnerNodeService {
     const item = decoded.value;
     if (this.#draining) {
       m.nak();
+      return;
+    }
+    if (item.provider && !this.#capabilities.providers.includes(item.provider)) {
+      // Not ours to claim: a node with the provider takes it; meanwhile the task stays queued
+      // and GET /v1/tasks/:id says that no node has the provider.
+      this.stats.notOurs++;
+      m.nak(PROVIDER_NAK_MS);
       return;
     }
     let reply: ClaimReply;
