@@ -18,6 +18,7 @@ import {
   effectiveLimits,
   idempotencyRecordKey,
   isTerminal,
+  modelProvider,
   type PendingCall,
   type PendingRound,
   planHasTool,
