@@ -105,7 +105,7 @@ class McpServer {
   }
 
   async #connectOnce(): Promise<void> {
-    const client = new Client({ name: "switchyard-runner", version: "0.1.0" });
+    let client = new Client({ name: "switchyard-runner", version: "0.1.0" });
     let transport: Transport;
     if ("command" in this.config) {
       const cfg = this.config;
@@ -117,7 +117,12 @@ class McpServer {
         stderr: "ignore",
       });
       transport = t;
-      await client.connect(transport);
+      try {
+        await client.connect(transport);
+      } catch (err) {
+        await client.close().catch(() => undefined); // stops the server if it started
+        throw err;
+      }
       this.pid = t.pid;
     } else {
       const url = new URL(this.config.url);
@@ -128,27 +133,35 @@ class McpServer {
       } catch (err) {
         // A server of the older HTTP+SSE transport answers the Streamable HTTP POST with a 4xx.
         this.#opts.log.debug({ mcp: this.name, err: (err as Error).message }, "Streamable HTTP failed; trying HTTP+SSE");
+        await client.close().catch(() => undefined);
+        client = new Client({ name: "switchyard-runner", version: "0.1.0" });
         transport = new SSEClientTransport(url, { requestInit });
         await client.connect(transport);
       }
     }
+    const connected = client;
     const tools: McpToolInfo[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : {}, { timeout: this.#opts.toolTimeoutMs });
-      for (const t of page.tools)
-        tools.push({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.inputSchema as Record<string, unknown> });
-      cursor = page.nextCursor;
-    } while (cursor && tools.length < 10_000);
-    client.onclose = () => {
-      if (this.#client !== client) return;
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await connected.listTools(cursor ? { cursor } : {}, { timeout: this.#opts.toolTimeoutMs });
+        for (const t of page.tools)
+          tools.push({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.inputSchema as Record<string, unknown> });
+        cursor = page.nextCursor;
+      } while (cursor && tools.length < 10_000);
+    } catch (err) {
+      await connected.close().catch(() => undefined); // stops a stdio server we started
+      throw err;
+    }
+    connected.onclose = () => {
+      if (this.#client !== connected) return;
       this.#client = null;
       if (this.#stopping) return;
       this.#opts.log.warn({ mcp: this.name }, "MCP server connection closed; restarting it");
       this.ready = this.#connectLoop();
     };
     this.#tools = tools;
-    this.#client = client;
+    this.#client = connected;
     this.generation++;
     this.#backoff = 500;
   }
