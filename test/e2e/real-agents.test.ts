@@ -241,7 +241,7 @@ describe("real models and MCP tools over the fleet", () => {
     const stream = openStream(eventsUrl(G, id));
     await stream.waitFor((e) => e.type === "text.delta", 30_000);
     expect((await http("POST", `${G}/v1/tasks/${id}/cancel`, {})).status).toBe(202);
-    await eventually(() => fake.closedEarly.some((r) => r.body.model === "gpt-cancel"), 10_000, "the provider sees its connection closed");
+    await eventually(async () => fake.closedEarly.some((r) => r.body.model === "gpt-cancel"), 10_000, "the provider sees its connection closed");
     const events = await untilTerminal(G, id, stream, 30_000);
     expect(terminalEvents(events).map((e) => e.data.data.status)).toEqual(["canceled"]);
   });
@@ -316,7 +316,11 @@ describe("real models and MCP tools over the fleet", () => {
     await waitForTask(G, id, (t) => t.live?.last_tool_phase === "begin" || t.status === "running", 10_000, "the tool runs");
     await new Promise((r) => setTimeout(r, 300));
     expect((await http("POST", `${G}/v1/tasks/${id}/cancel`, {})).status).toBe(202);
-    await eventually(() => readFileSync(mcpLog, { encoding: "utf8", flag: "a+" }).includes("cancelled"), 15_000, "the MCP server saw notifications/cancelled");
+    await eventually(
+      async () => readFileSync(mcpLog, { encoding: "utf8", flag: "a+" }).includes("cancelled"),
+      15_000,
+      "the MCP server saw notifications/cancelled",
+    );
     const events = await untilTerminal(G, id, stream, 30_000);
     expect(terminalEvents(events).map((e) => e.data.data.status)).toEqual(["canceled"]);
   });
@@ -359,7 +363,7 @@ describe("real models and MCP tools over the fleet", () => {
         return false;
       }
     };
-    await eventually(() => !alive(pid), 15_000, `MCP server ${pid} gone after its runner was killed`);
+    await eventually(async () => !alive(pid), 15_000, `MCP server ${pid} gone after its runner was killed`);
     await ensureRunners(fleet, 2);
   });
 });
