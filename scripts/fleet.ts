@@ -294,6 +294,10 @@ function printCurlExamples(gatewayUrl: string, taskId = "<id>", resumeAfter = "3
   say("  # a weather lookup your client answers (agents/weather.md)");
   say(`  curl -s -X POST ${tasks} -H 'content-type: application/json' -d '{"agent":"weather","input":"Lisbon"}'`);
   say(`  curl -s -X POST ${tasks}/<id>/tool-results -H 'content-type: application/json' -d '{"call_id":"call_1_1","result":{"temp_c":21.5}}'`);
+  say("  # a real model: the sample is scripted; start with a provider configured, e.g.");
+  say("  #   PROVIDER_OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 ./switchyard up   (then agent 'chat-ollama')");
+  say("  #   OPENAI_API_KEY=sk-… ./switchyard up                                  (then agent 'chat-openai')");
+  say("  #   (README › Use a real model; MCP tools: README › Give an agent tools with MCP)");
 }
 
 await main();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentDef, Executor, effectiveLimits, executorOverrideRefusal, raisedLimits, runnerKindOf } from "./agent.ts";
+import { AgentDef, Executor, effectiveLimits, executorOverrideRefusal, modelProvider, planHasTool, raisedLimits, runnerKindOf } from "./agent.ts";
 
 describe("AgentDef", () => {
   it("applies defaults to a minimal definition", () => {
@@ -14,6 +14,7 @@ describe("AgentDef", () => {
       limits: { max_rounds: 16 },
       retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
       approval: { policy: "never" },
+      mcp: [],
     });
   });
 
@@ -42,12 +43,42 @@ describe("AgentDef", () => {
   });
 
   it("is strict: unknown keys are errors, at any depth", () => {
-    const top = AgentDef.safeParse({ name: "w", model: "m", temperature: 0.2 });
+    const top = AgentDef.safeParse({ name: "w", model: "m", temprature: 0.2 });
     expect(top.success).toBe(false);
     expect(top.error?.issues[0]?.code).toBe("unrecognized_keys");
     const nested = AgentDef.safeParse({ name: "w", model: "m", limits: { max_round: 3 } });
     expect(nested.success).toBe(false);
     expect(nested.error?.issues[0]?.path).toEqual(["limits"]);
+  });
+
+  it("takes model options and MCP selections, and names a bad one", () => {
+    const ok = AgentDef.parse({
+      name: "w",
+      model: "openai:gpt-4.1-mini",
+      temperature: 0.2,
+      top_p: 0.9,
+      max_output_tokens: 100,
+      stop: ["END"],
+      provider_options: { openai: { reasoningEffort: "low" } },
+      mcp: ["github", "github.create_issue"],
+    });
+    expect(ok.mcp).toEqual(["github", "github.create_issue"]);
+    const bad = AgentDef.safeParse({ name: "w", model: "m", temperature: 3, mcp: ["ok", "Bad Server"], provider_options: { "no way": {} } });
+    expect(bad.error?.issues.map((i) => i.path.join("."))).toEqual(expect.arrayContaining(["temperature", "mcp.1", "provider_options.no way"]));
+  });
+
+  it("tells a model's provider and which tools a plan has", () => {
+    expect(modelProvider("openai:gpt-4.1")).toBe("openai");
+    expect(modelProvider("ollama:llama3.2:8b")).toBe("ollama");
+    expect(modelProvider("scripted")).toBeNull();
+    expect(modelProvider(":x")).toBeNull();
+    const plan = { tools: ["echo"], mcp: ["github", "files.read"] };
+    expect(planHasTool(plan, "echo")).toBe(true);
+    expect(planHasTool(plan, "github.create_issue")).toBe(true);
+    expect(planHasTool(plan, "files.read")).toBe(true);
+    expect(planHasTool(plan, "files.write")).toBe(false);
+    expect(planHasTool(plan, "github.")).toBe(false);
+    expect(planHasTool(plan, "githubx.y")).toBe(false);
   });
 
   it("rejects out-of-range limits with the field path", () => {

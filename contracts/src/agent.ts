@@ -217,6 +217,50 @@ export type RetryPolicy = z.infer<typeof RetryPolicy>;
 
 export const AgentKind = z.string().regex(/^[a-z][a-z0-9_-]*$/);
 
+/**
+ * A model provider's name: `openai`, `anthropic`, or an OpenAI-compatible provider configured on
+ * runner nodes as PROVIDER_<NAME>_BASE_URL (the name in lower case).
+ */
+export const ProviderName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a provider name: lowercase letters, digits and '_'");
+
+/** The provider of a model `<provider>:<model-id>`, or null (`scripted`, or a name without a provider). */
+export function modelProvider(model: string): string | null {
+  const i = model.indexOf(":");
+  if (i <= 0) return null;
+  const name = model.slice(0, i);
+  return ProviderName.safeParse(name).success ? name : null;
+}
+
+/** An MCP server name (configured on runner nodes in MCP_SERVERS). */
+export const McpServerName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be an MCP server name: lowercase letters, digits, '_' and '-'");
+/** An agent's MCP selection: a whole server (`github`) or one of its tools (`github.create_issue`). */
+export const McpSelection = z
+  .string()
+  .max(200)
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}(\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/, "must be '<server>' or '<server>.<tool>'");
+
+/** Splits an MCP selection into its server and (optional) tool. */
+export function parseMcpSelection(sel: string): { server: string; tool: string | null } {
+  const i = sel.indexOf(".");
+  return i < 0 ? { server: sel, tool: null } : { server: sel.slice(0, i), tool: sel.slice(i + 1) };
+}
+
+/** Whether a plan lets the agent call `tool`: a listed tool, or an MCP tool its `mcp` selects. */
+export function planHasTool(plan: { tools: readonly string[]; mcp?: readonly string[] | undefined }, tool: string): boolean {
+  if (plan.tools.includes(tool)) return true;
+  return (plan.mcp ?? []).some((sel) => (sel.includes(".") ? sel === tool : tool.startsWith(`${sel}.`) && tool.length > sel.length + 1));
+}
+
+/** Options passed to a provider model as they are (the `ai` SDK's call settings). */
+export const ModelOptions = {
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  max_output_tokens: z.number().int().min(1).max(10_000_000).optional(),
+  stop: z.array(z.string().min(1).max(256)).max(16).optional(),
+  /** Per-provider options, e.g. `{openai: {reasoningEffort: "low"}}` (the SDK's providerOptions). */
+  provider_options: z.record(ProviderName, JsonObject).optional(),
+};
+
 /** An agent definition as stored in the catalog and accepted by `PUT /v1/agents/:name`. */
 export const AgentDef = z
   .object({
@@ -239,6 +283,9 @@ export const AgentDef = z
     retry: RetryPolicy.default({ max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 }),
     approval: ApprovalPolicy.default({ policy: "never" }),
     script: z.array(ScriptStep).max(1000).optional(),
+    /** MCP servers (`github`) or single MCP tools (`github.create_issue`) the agent may call. */
+    mcp: z.array(McpSelection).max(64).default([]),
+    ...ModelOptions,
   })
   .strict()
   .superRefine((def, ctx) => {
@@ -321,6 +368,9 @@ export const RunPlan = z.object({
   retry: RetryPolicy,
   approval: ApprovalPolicy.default({ policy: "never" }),
   script: z.array(ScriptStep).optional(),
+  /** The agent's MCP selections (`server` or `server.tool`). */
+  mcp: z.array(z.string()).optional(),
+  ...ModelOptions,
 });
 export type RunPlan = z.infer<typeof RunPlan>;
 

@@ -10,6 +10,7 @@ export const EventType = z.enum([
   "step.start",
   "step.finish",
   "text.delta",
+  "reasoning.delta",
   "tool.call",
   "tool.result",
   "message",
@@ -31,6 +32,8 @@ export const StatusData = z.object({
 });
 export const StepData = z.object({ round: z.number().int() });
 export const TextDeltaData = z.object({ round: z.number().int(), delta: z.string() });
+/** Reasoning text, where a provider streams it (not part of the round's message). */
+export const ReasoningDeltaData = TextDeltaData;
 export const ToolCallData = z.object({
   round: z.number().int(),
   call_id: z.string(),
@@ -74,6 +77,7 @@ export const EventDataByType = {
   "step.start": StepData,
   "step.finish": StepData,
   "text.delta": TextDeltaData,
+  "reasoning.delta": ReasoningDeltaData,
   "tool.call": ToolCallData,
   "tool.result": ToolResultData,
   message: MessageData,

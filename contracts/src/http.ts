@@ -95,6 +95,10 @@ export const RunnerNode = z.object({
   started_at: z.string(),
   last_heartbeat: z.string(),
   draining: z.boolean(),
+  /** Model providers configured on the node (names only, e.g. `openai`, `ollama`). */
+  providers: z.array(z.string()).optional(),
+  /** MCP servers configured on the node (names only). */
+  mcp_servers: z.array(z.string()).optional(),
 });
 export type RunnerNode = z.infer<typeof RunnerNode>;
 export const RunnerList = z.object({ items: z.array(RunnerNode) });

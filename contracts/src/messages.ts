@@ -78,7 +78,13 @@ export type RunCheckpointed = z.infer<typeof RunCheckpointed>;
 export const RunFinished = z.object({ ...RunRef, result: TaskResult, usage: Usage });
 export type RunFinished = z.infer<typeof RunFinished>;
 
-export const RunFailed = z.object({ ...RunRef, error: WireError, usage: Usage });
+export const RunFailed = z.object({
+  ...RunRef,
+  error: WireError,
+  usage: Usage,
+  /** The earliest time a retry may start (a provider's Retry-After); the kernel's backoff waits at least this long. */
+  not_before: Timestamp.optional(),
+});
 export type RunFailed = z.infer<typeof RunFailed>;
 
 /** A draining runner hands a run back so the kernel re-dispatches it at once. */
@@ -91,7 +97,14 @@ export type DispatchDue = z.infer<typeof DispatchDue>;
 
 // ---- sy.work.<kind> (SY_WORK stream, consumed by runner nodes) ----
 
-export const WorkItem = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), kind: Slug });
+export const WorkItem = z.object({
+  v: V1,
+  task_id: TaskId,
+  attempt: z.number().int().min(1),
+  kind: Slug,
+  /** The model provider the task needs (`openai`, `ollama`…): a node without it leaves the item to others. */
+  provider: z.string().max(64).optional(),
+});
 export type WorkItem = z.infer<typeof WorkItem>;
 
 // ---- sy.kernel.round (request/reply): the kernel's check after every model round ----

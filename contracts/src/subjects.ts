@@ -41,6 +41,8 @@ export const BUCKETS = {
   active: "sy_active",
   /** Runner kinds and their config JSON Schemas (key: kind → RunnerKindRecord), written by runner nodes. */
   runnerKinds: "sy_runner_kinds",
+  /** Model providers and MCP servers of runner nodes (key: `provider.<name>` / `mcp.<name>`), written by runner nodes. */
+  runnerCaps: "sy_runner_caps",
   /** Registered operators (key: id → OperatorRecord); entries expire unless re-registered. */
   operators: "sy_operators",
   /** API keys (key: key id → ApiKeyRecord, the secret only as its SHA-256), watched by every gateway. */

@@ -5,7 +5,21 @@ import { Executor, RunPlan } from "./agent.ts";
 import { JsonObject, Slug, TaskId, Timestamp } from "./common.ts";
 import { WireError } from "./errors.ts";
 
-export const ChatMessage = z.object({ role: z.enum(["system", "user", "assistant", "tool"]), content: z.string().max(262_144) }).strict();
+/**
+ * One message of a conversation, provider-neutral (checkpoints keep it, any provider continues
+ * it). An assistant message may carry the tool calls it asked for; a tool message's content is
+ * the JSON `{call_id, tool, result}` or `{call_id, tool, error}` of one call.
+ */
+export const ChatMessage = z
+  .object({
+    role: z.enum(["system", "user", "assistant", "tool"]),
+    content: z.string().max(262_144),
+    tool_calls: z
+      .array(z.object({ call_id: z.string().min(1).max(128), tool: z.string().min(1).max(128), args: JsonObject }).strict())
+      .max(256)
+      .optional(),
+  })
+  .strict();
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
 /** A task's input: a string, or a conversation of `{role, content}` messages. */
@@ -45,6 +59,10 @@ export const Usage = z.object({
   input_tokens: z.number().int().min(0),
   output_tokens: z.number().int().min(0),
   total_tokens: z.number().int().min(0),
+  /** Of the input tokens, those the provider read from its prompt cache (where it says). */
+  cached_input_tokens: z.number().int().min(0).optional(),
+  /** Of the output tokens, those spent on reasoning (where the provider says). */
+  reasoning_tokens: z.number().int().min(0).optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 export const ZERO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };

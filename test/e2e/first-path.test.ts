@@ -187,7 +187,9 @@ describe("failures and retries (decided by the kernel)", () => {
   it("fails a task whose record would exceed NATS max_payload with task_too_large, once, instead of re-running it", async () => {
     // Each report fits in a NATS message, but input + checkpoint in the task record does not.
     // The write used to fail and be redelivered forever while the run was lost and re-run.
-    const id = await submit("e2e-bulky", "b".repeat(210 * 1024)); // round-3 checkpoint ~860 KB, record ~1.07 MB
+    // Each round adds the call's args (in the assistant message's tool_calls) and its result:
+    // the round-2 checkpoint is ~1,000 KB (a report still fits), the record with the input ~1.2 MB.
+    const id = await submit("e2e-bulky", "b".repeat(200 * 1024));
     const events = await readStream(eventsUrl(id));
     const statuses = events.filter((e) => e.type === "status").map(label);
     expect(statuses, JSON.stringify(events.at(-1)?.data.data)).toEqual(["status:queued", "status:running", "status:failed"]);

@@ -81,6 +81,8 @@ export interface Topology {
   idempotency: KV;
   active: KV;
   runnerKinds: KV;
+  /** Model providers and MCP servers of runner nodes (KV sy_runner_caps). */
+  runnerCaps: KV;
   operators: KV;
   /** API keys (watched by gateways, written by `./switchyard keys`). */
   apiKeys: KV;
@@ -157,7 +159,7 @@ async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Pr
     await ensureReplicas(jsm, `KV_${name}`, replicas);
     return kv;
   };
-  const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys] = await Promise.all([
+  const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys, runnerCaps] = await Promise.all([
     // A record expires TASK_RETENTION_HOURS after its last change (default: with its events).
     bucket(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
     bucket(BUCKETS.agents, { history: 5, storage: StorageType.File }),
@@ -167,9 +169,10 @@ async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Pr
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
     bucket(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
     bucket(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
+    bucket(BUCKETS.runnerCaps, { history: 1, storage: StorageType.File }),
   ]);
   await setMaxAge(jsm, `KV_${BUCKETS.tasks}`, Math.round(taskRetentionHours(opts) * HOUR_NS));
-  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys };
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys, runnerCaps };
 }
 
 /** A bucket made before (or with another retention) takes the configured one: kvm.create does not change it. */

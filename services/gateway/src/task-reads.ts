@@ -1,6 +1,6 @@
 // Reading tasks for the API: the record from KV sy_tasks (read-only here) and, while a task
 // runs, the live fields from the runner's replay cache in Redis.
-import { isTerminal, type QueueInfo, redisKeys, TaskId, type TaskLive, TaskRecord, type TaskView, toTaskView } from "@switchyard/contracts";
+import { isTerminal, modelProvider, type QueueInfo, redisKeys, TaskId, type TaskLive, TaskRecord, type TaskView, toTaskView } from "@switchyard/contracts";
 import { listRunnerNodes, nodesPerKind } from "@switchyard/runtime";
 import type { GatewayContext } from "./context.ts";
 import { HttpProblem, parseOr400 } from "./http-errors.ts";
@@ -66,9 +66,19 @@ function runnerState(h: Record<string, string> | undefined): Record<string, unkn
 export function nodesOnce(ctx: GatewayContext): () => Promise<Map<string, number> | undefined> {
   let nodes: Promise<Map<string, number> | undefined> | undefined;
   return () => {
-    nodes ??= listRunnerNodes(ctx.redis).then(nodesPerKind, () => undefined); // Redis down: say nothing
+    nodes ??= listRunnerNodes(ctx.redis).then(withProviders, () => undefined); // Redis down: say nothing
     return nodes;
   };
+}
+
+/** Nodes per kind, plus nodes per kind and model provider (key `<kind>/provider:<name>`). */
+function withProviders(list: Awaited<ReturnType<typeof listRunnerNodes>>): Map<string, number> {
+  const counts = nodesPerKind(list);
+  for (const n of list) {
+    if (n.draining) continue;
+    for (const k of n.kinds) for (const p of n.providers ?? []) counts.set(`${k}/provider:${p}`, (counts.get(`${k}/provider:${p}`) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** For a queued task: how many live nodes serve its kind, and a note when none does. */
@@ -77,7 +87,12 @@ async function queueInfo(task: TaskRecord, nodes: () => Promise<Map<string, numb
   const perKind = await nodes();
   if (!perKind) return undefined;
   const n = perKind.get(task.runner_kind) ?? 0;
-  return n > 0 ? { runner_nodes: n } : { runner_nodes: 0, message: `no runner node serves kind '${task.runner_kind}'` };
+  if (n === 0) return { runner_nodes: 0, message: `no runner node serves kind '${task.runner_kind}'` };
+  // A real model runs only where its provider is configured.
+  const provider = task.plan?.agent_kind === "llm" ? modelProvider(task.plan.model) : null;
+  if (!provider) return { runner_nodes: n };
+  const m = perKind.get(`${task.runner_kind}/provider:${provider}`) ?? 0;
+  return m > 0 ? { runner_nodes: m } : { runner_nodes: 0, message: `no runner node has provider '${provider}' (kind '${task.runner_kind}')` };
 }
 
 export async function viewTask(ctx: GatewayContext, task: TaskRecord, nodes = nodesOnce(ctx)): Promise<TaskView> {

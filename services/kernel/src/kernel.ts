@@ -18,8 +18,10 @@ import {
   effectiveLimits,
   idempotencyRecordKey,
   isTerminal,
+  modelProvider,
   type PendingCall,
   type PendingRound,
+  planHasTool,
   type RoundReport,
   type RoundVerdict,
   type RunCheckpointed,
@@ -299,8 +301,9 @@ export class Kernel {
     const t = await this.#applyReport("failed", cmd, (t) => {
       const policy = t.plan?.retry;
       if (policy && shouldRetry(cmd.error, failuresSoFar(t), policy)) {
-        const delay = backoffMs(policy, failuresSoFar(t));
-        return transition(t, "queued", { attempt: t.attempt + 1, error: cmd.error, usage: cmd.usage, not_before: new Date(Date.now() + delay).toISOString() });
+        // A provider's Retry-After (cmd.not_before) is the earliest next attempt; the backoff may wait longer.
+        const due = Math.max(Date.now() + backoffMs(policy, failuresSoFar(t)), cmd.not_before ? Date.parse(cmd.not_before) || 0 : 0);
+        return transition(t, "queued", { attempt: t.attempt + 1, error: cmd.error, usage: cmd.usage, not_before: new Date(due).toISOString() });
       }
       return transition(t, "failed", { error: cmd.error, usage: cmd.usage });
     });
@@ -392,7 +395,7 @@ export class Kernel {
     const base = { call_id: call.call_id, tool: call.tool, args: call.args, expires_at: null, answer: null };
     if (plan.external_tools.some((x) => x.name === call.tool)) return { ...base, kind: "external" };
     // A tool the agent does not have fails on the runner; there is nothing to approve.
-    if (!plan.tools.includes(call.tool)) return { ...base, kind: "run" };
+    if (!planHasTool(plan, call.tool)) return { ...base, kind: "run" };
     const need = approvalNeed(plan.approval, call.tool, call.args);
     if (!need.needed) return { ...base, kind: "run" };
     const timeout = plan.approval.timeout_ms;
@@ -794,7 +797,9 @@ export class Kernel {
   }
 
   async #publishWork(t: TaskRecord): Promise<void> {
-    const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind };
+    // A real model runs only on nodes with its provider: the item says which (nodes without it leave it).
+    const provider = t.plan?.agent_kind === "llm" ? modelProvider(t.plan.model) : null;
+    const item: WorkItem = { v: 1, task_id: t.id, attempt: t.attempt, kind: t.runner_kind, ...(provider ? { provider } : {}) };
     await this.#d.js.publish(subjects.work(t.runner_kind), encodeJson(item), { msgID: `${t.id}:w:${t.attempt}`, ...traceHeaders() });
   }
 }

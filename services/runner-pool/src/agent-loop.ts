@@ -15,13 +15,15 @@ import {
   type WireError,
 } from "@switchyard/contracts";
 import type { RoundCheck, RunEvents, RunOutcome } from "./kinds/kind.ts";
-import type { Model } from "./model.ts";
+import type { Model, ModelUsage } from "./model.ts";
 import { runTool, type Tool, type ToolOutcome } from "./tools.ts";
 
 export interface LoopContext {
   grant: ClaimGranted;
   model: Model;
   tools: Record<string, Tool>;
+  /** The tool names the agent may call (default: the plan's `tools`); MCP tools are added by the kind. */
+  allowed?: readonly string[];
   sink: RunEvents;
   signal: AbortSignal;
   /** Called after each tool round, once that round's events are durable. */
@@ -58,9 +60,11 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
       // The model part of this round ran before the task parked (its message is in the
       // checkpoint); now its tool calls run, with the answers the kernel recorded.
       const round = grant.resume.round;
-      for (const call of grant.resume.calls) {
-        const outcome = await resolveParkedCall(ctx, call);
-        if (signal.aborted) return { kind: "aborted", usage };
+      // The calls that may run, run at once (the kernel approved the round as a whole).
+      const outcomes = await Promise.all(grant.resume.calls.map((call) => resolveParkedCall(ctx, call)));
+      if (signal.aborted) return { kind: "aborted", usage };
+      for (const [i, call] of grant.resume.calls.entries()) {
+        const outcome = outcomes[i] as ToolOutcome;
         await sink.emit("tool.result", { round, call_id: call.call_id, tool: call.tool, ...outcome });
         messages.push({ role: "tool", content: JSON.stringify({ call_id: call.call_id, tool: call.tool, ...outcome }) });
       }
@@ -76,25 +80,32 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
       await sink.emit("step.start", { round });
 
       let text = "";
+      let reported: ModelUsage | null = null;
       const asked: { name: string; args: Record<string, unknown> }[] = [];
       for await (const chunk of ctx.model.round({ round, attempt: grant.attempt, messages, signal })) {
         if (signal.aborted) return { kind: "aborted", usage };
         if (chunk.type === "text") {
           text += chunk.delta;
           await sink.emit("text.delta", { round, delta: chunk.delta });
-        } else asked.push({ name: chunk.name, args: chunk.args });
+        } else if (chunk.type === "reasoning") await sink.emit("reasoning.delta", { round, delta: chunk.delta });
+        else if (chunk.type === "usage") reported = chunk.usage;
+        else asked.push({ name: chunk.name, args: chunk.args });
       }
       if (signal.aborted) return { kind: "aborted", usage };
 
-      const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
-      const outChars = text.length + asked.reduce((n, c) => n + c.name.length + JSON.stringify(c.args).length, 0);
-      usage = addUsage(usage, tokens(promptChars), tokens(outChars));
-      messages.push({ role: "assistant", content: text });
+      if (reported) usage = addReported(usage, reported);
+      else {
+        // A model that reports no usage (scripted, an operator): estimated as characters / 4.
+        const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
+        const outChars = text.length + asked.reduce((n, c) => n + c.name.length + JSON.stringify(c.args).length, 0);
+        usage = addUsage(usage, tokens(promptChars), tokens(outChars));
+      }
+      const mayPark = grant.plan.approval.policy !== "never" || grant.plan.external_tools.length > 0;
+      const calls = asked.map((c, i) => ({ call_id: `call_${round}_${i + 1}`, tool: c.name, args: c.args }));
+      messages.push({ role: "assistant", content: text, ...(calls.length > 0 ? { tool_calls: calls } : {}) });
       await sink.emit("message", { round, role: "assistant", content: text });
       await sink.emit("usage", usage);
 
-      const mayPark = grant.plan.approval.policy !== "never" || grant.plan.external_tools.length > 0;
-      const calls = asked.map((c, i) => ({ call_id: `call_${round}_${i + 1}`, tool: c.name, args: c.args }));
       for (const c of calls) {
         const external = grant.plan.external_tools.some((x) => x.name === c.tool);
         await sink.emit("tool.call", { round, ...c, ...(external ? { external: true } : {}) });
@@ -118,10 +129,12 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
         await sink.emit("step.finish", { round });
         return { kind: "finished", result: { text }, usage };
       }
-      for (const call of calls) {
-        if (signal.aborted) return { kind: "aborted", usage };
-        const outcome = await runTool(ctx.tools, grant.plan.tools, call.tool, call.args, signal);
-        if (signal.aborted) return { kind: "aborted", usage };
+      // Every call passed the kernel's check: they run concurrently; results go out in call order.
+      const allowed = ctx.allowed ?? grant.plan.tools;
+      const outcomes = await Promise.all(calls.map((call) => runTool(ctx.tools, allowed, call.tool, call.args, signal)));
+      if (signal.aborted) return { kind: "aborted", usage };
+      for (const [i, call] of calls.entries()) {
+        const outcome = outcomes[i] as ToolOutcome;
         await sink.emit("tool.result", { round, call_id: call.call_id, tool: call.tool, ...outcome });
         messages.push({ role: "tool", content: JSON.stringify({ call_id: call.call_id, tool: call.tool, ...outcome }) });
       }
@@ -142,7 +155,7 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
 async function resolveParkedCall(ctx: LoopContext, call: PendingCall): Promise<ToolOutcome> {
   const a = call.answer;
   if (call.kind === "run" || (a?.type === "approval" && a.decision === "approve"))
-    return runTool(ctx.tools, ctx.grant.plan.tools, call.tool, call.args, ctx.signal);
+    return runTool(ctx.tools, ctx.allowed ?? ctx.grant.plan.tools, call.tool, call.args, ctx.signal);
   if (a?.type === "approval") return { result: { rejected: true, reason: a.reason ?? "rejected" } };
   if (a?.type === "tool_result") return { result: a.result };
   if (a?.type === "tool_error") return { error: { code: a.error.code, message: a.error.message, retryable: false } };
@@ -155,6 +168,15 @@ async function fail(sink: RunEvents, usage: Usage, error: WireError): Promise<Ru
   return { kind: "failed", error, usage };
 }
 
+/** Adds a round's provider-reported usage to the cumulative one (cached and reasoning tokens where given). */
+function addReported(u: Usage, r: ModelUsage): Usage {
+  const out = addUsage(u, r.input_tokens, r.output_tokens);
+  if (r.cached_input_tokens !== undefined || u.cached_input_tokens !== undefined)
+    out.cached_input_tokens = (u.cached_input_tokens ?? 0) + (r.cached_input_tokens ?? 0);
+  if (r.reasoning_tokens !== undefined || u.reasoning_tokens !== undefined) out.reasoning_tokens = (u.reasoning_tokens ?? 0) + (r.reasoning_tokens ?? 0);
+  return out;
+}
+
 function addUsage(u: Usage, input: number, output: number): Usage {
-  return { input_tokens: u.input_tokens + input, output_tokens: u.output_tokens + output, total_tokens: u.total_tokens + input + output };
+  return { ...u, input_tokens: u.input_tokens + input, output_tokens: u.output_tokens + output, total_tokens: u.total_tokens + input + output };
 }

@@ -112,6 +112,26 @@ export const RunnerEnv = z.object({
   TEXT_CHUNK_CHARS: z.coerce.number().int().min(1).default(16),
   // Event publishes in flight per run before the loop waits for acks.
   EVENT_WINDOW: z.coerce.number().int().min(1).default(128),
+  // Model providers (README › Use a real model). Read from the environment by providers.ts, listed
+  // here so they are checked and documented; keys are redacted from the config log line.
+  // OpenAI: its key (unset: no `openai:` provider unless OPENAI_BASE_URL is set).
+  OPENAI_API_KEY: z.string().optional(),
+  // OpenAI: base URL of the API, e.g. http://127.0.0.1:8000/v1 (unset: the SDK's default, api.openai.com).
+  OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Anthropic: its key (unset: no `anthropic:` provider unless ANTHROPIC_BASE_URL is set).
+  ANTHROPIC_API_KEY: z.string().optional(),
+  // Anthropic: base URL of the API, ending in /v1 (unset: the SDK's default, api.anthropic.com).
+  ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // (PROVIDER_<NAME>_BASE_URL, required, and PROVIDER_<NAME>_API_KEY, optional, add an
+  // OpenAI-compatible provider `<name>`; read by providers.ts. Default: none.)
+  // MCP: path of a JSON file {"mcpServers": {...}} of the MCP servers this node offers (unset: none).
+  MCP_SERVERS: z.string().min(1).optional(),
+  // MCP: how long one tool call (or a tool listing) may take.
+  MCP_TOOL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  // MCP: tool results longer than this many characters (as JSON) are cut, with a marker.
+  MCP_RESULT_MAX_CHARS: z.coerce.number().int().min(100).default(65_536),
+  // MCP: how long a starting node waits for its MCP servers' first connection before it claims work.
+  MCP_START_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   // Version string reported in the node record.
   SY_VERSION: z.string().default("0.1.0"),
 });

@@ -45,6 +45,8 @@ import { ReplayCache } from "./replay-cache.ts";
 import { createRunnerMetrics, MeteredEventSink, providerOf, type RunnerMetrics } from "./runner-metrics.ts";
 import { Slots } from "./slots.ts";
 
+/** How soon a work item for a provider this node lacks is offered again (to any node). */
+const PROVIDER_NAK_MS = 1000;
 /** Work items are acked right after the claim; an unclaimed one returns after this. */
 const WORK_ACK_WAIT_NS = 10_000_000_000;
 
@@ -70,6 +72,7 @@ export class RunnerNodeService {
   readonly #runnerKinds: KV;
   /** The initializer of each kind this node serves. */
   readonly #initializers: Map<string, AnyRunnerKind>;
+  readonly #capabilities: { providers: string[]; mcp_servers: string[] };
   readonly kinds: string[];
   readonly slots: Slots;
   readonly liveness: Liveness;
@@ -80,7 +83,7 @@ export class RunnerNodeService {
   readonly #startedAt = new Date().toISOString();
   #draining = false;
   #lastBeat = this.#startedAt;
-  stats = { claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
+  stats = { notOurs: 0, claimed: 0, refused: 0, finished: 0, failed: 0, aborted: 0, released: 0, parked: 0, stopped: 0, invalidWork: 0 };
 
   constructor(deps: {
     nc: NatsConnection;
@@ -92,6 +95,8 @@ export class RunnerNodeService {
     metrics: ServiceMetrics;
     runnerKinds: KV;
     initializers: Map<string, AnyRunnerKind>;
+    /** Provider and MCP server names, shown in the node record. */
+    capabilities?: { providers: string[]; mcp_servers: string[] };
   }) {
     this.#nc = deps.nc;
     this.#js = deps.js;
@@ -101,6 +106,7 @@ export class RunnerNodeService {
     this.#log = deps.log.child({ node_id: deps.env.NODE_ID });
     this.#runnerKinds = deps.runnerKinds;
     this.#initializers = deps.initializers;
+    this.#capabilities = deps.capabilities ?? { providers: [], mcp_servers: [] };
     this.kinds = [...deps.initializers.keys()];
     if (this.kinds.length === 0) throw new Error("this node serves no kind: set RUNNER_KINDS or RUNNER_SERVE_LOCAL=true");
     this.metrics = deps.metrics;
@@ -128,6 +134,8 @@ export class RunnerNodeService {
       started_at: this.#startedAt,
       last_heartbeat: this.#lastBeat,
       draining: this.#draining,
+      providers: this.#capabilities.providers,
+      mcp_servers: this.#capabilities.mcp_servers,
     };
   }
 
@@ -217,6 +225,13 @@ export class RunnerNodeService {
     if (m.info.deliveryCount > 1) this.runnerMetrics.redeliveries.inc({ kind: item.kind });
     if (this.#draining) {
       m.nak();
+      return;
+    }
+    if (item.provider && !this.#capabilities.providers.includes(item.provider)) {
+      // Not ours to claim: a node with the provider takes it; meanwhile the task stays queued
+      // and GET /v1/tasks/:id says that no node has the provider.
+      this.stats.notOurs++;
+      m.nak(PROVIDER_NAK_MS);
       return;
     }
     let reply: ClaimReply;
@@ -354,7 +369,13 @@ export class RunnerNodeService {
         log.info("run handed back (drain)");
       } else if (outcome.kind === "failed") {
         this.stats.failed++;
-        await this.#report(subjects.runFailed, grant, { error: outcome.error, usage: outcome.usage }, "failed");
+        const notBefore = retryAfter(outcome.error);
+        await this.#report(
+          subjects.runFailed,
+          grant,
+          { error: outcome.error, usage: outcome.usage, ...(notBefore ? { not_before: notBefore } : {}) },
+          "failed",
+        );
         log.info({ error: outcome.error }, "run failed");
       } else {
         this.stats.aborted++;
@@ -475,4 +496,10 @@ export class RunnerNodeService {
     await Promise.race([Promise.all(this.#fetchLoops), sleep(3000)]);
     await this.liveness.stop(this.#env.NODE_ID);
   }
+}
+
+/** A provider's Retry-After (`details.retry_after_ms` of a model error) as the earliest next attempt. */
+function retryAfter(error: { details?: unknown }): string | null {
+  const ms = (error.details as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
+  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? new Date(Date.now() + ms).toISOString() : null;
 }

@@ -3,9 +3,30 @@
 import { SwitchyardError, type WireError } from "@switchyard/contracts";
 import { sleep } from "./abortable.ts";
 
+const MAX_SLEEP_MS = 3_600_000;
+
 export type Tool = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
 
-const MAX_SLEEP_MS = 3_600_000;
+/** What a model is told about a tool: its name, what it does, and its arguments' JSON Schema. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+export const BUILTIN_TOOL_SPECS: Record<string, ToolSpec> = {
+  echo: { name: "echo", description: "Returns its arguments unchanged.", parameters: { type: "object", additionalProperties: true } },
+  sleep: {
+    name: "sleep",
+    description: "Waits the given number of milliseconds.",
+    parameters: { type: "object", properties: { ms: { type: "number", minimum: 0, maximum: MAX_SLEEP_MS } }, required: ["ms"] },
+  },
+  "payments.charge": {
+    name: "payments.charge",
+    description: "Charges an amount (a simulation for demos: no money moves).",
+    parameters: { type: "object", properties: { amount: { type: "number" }, currency: { type: "string" } }, required: ["amount"] },
+  },
+};
 
 export const BUILTIN_TOOLS: Record<string, Tool> = {
   /** Returns its arguments. */

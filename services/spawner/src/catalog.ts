@@ -1,6 +1,18 @@
 // The agent catalog in KV `sy_agents`: validated definitions keyed by name.
 
-import { AgentDef, agentKey, checkRunnerConfig, describeZodIssues, type OperatorRecord, SwitchyardError, subjects } from "@switchyard/contracts";
+import {
+  AgentDef,
+  agentKey,
+  capabilityKeys,
+  checkRunnerConfig,
+  describeZodIssues,
+  McpServerRecord,
+  modelProvider,
+  type OperatorRecord,
+  parseMcpSelection,
+  SwitchyardError,
+  subjects,
+} from "@switchyard/contracts";
 import { type KV, readRunnerKind } from "@switchyard/runtime";
 import { compileClientSchema } from "@switchyard/runtime/client-schema";
 
@@ -17,22 +29,40 @@ export class AgentCatalog {
   readonly #runnerKinds: KV | undefined;
   readonly #operators: KV | undefined;
   readonly #maxPerTenant: number;
+  readonly #caps: KV | undefined;
   /**
    * `runnerKinds`: when given, a remote default executor's config is checked against its kind's
-   * schema. `operators`: when given, an operator agent's operator must be registered.
+   * schema. `operators`: when given, an operator agent's operator must be registered. `caps`
+   * (KV sy_runner_caps): when given, the model's provider and the MCP servers and tools must be
+   * offered by some runner node.
    */
-  constructor(kv: KV, runnerKinds?: KV, operators?: KV, maxPerTenant = DEFAULT_MAX_AGENTS_PER_TENANT) {
+  constructor(kv: KV, runnerKinds?: KV, operators?: KV, maxPerTenant = DEFAULT_MAX_AGENTS_PER_TENANT, caps?: KV) {
     this.#kv = kv;
     this.#runnerKinds = runnerKinds;
     this.#operators = operators;
     this.#maxPerTenant = maxPerTenant;
+    this.#caps = caps;
   }
 
-  /** Validates and stores a definition. The name in the path wins over a missing body name. */
-  async put(name: string, raw: unknown, tenant?: string): Promise<AgentDef> {
+  /**
+   * Validates and stores a definition. The name in the path wins over a missing body name.
+   * `tenant` undefined is a shared agent (the agents/ loader). `missingCapabilities: "warn"`
+   * (the loader at start, when runner nodes may not be up yet) stores an agent whose provider or
+   * MCP servers no node offers and returns why; the API refuses it with 400.
+   */
+  async put(
+    name: string,
+    raw: unknown,
+    tenant?: string,
+    opts: { missingCapabilities?: "refuse" | "warn" } = {},
+  ): Promise<AgentDef & { warnings?: string[] }> {
     const def = validateAgentDef(name, raw);
     await this.#checkExecutorConfig(def);
     await this.#checkOperator(def, tenant);
+    const missing = await this.#checkCapabilities(def);
+    if (missing.length > 0 && opts.missingCapabilities !== "warn") {
+      throw new SwitchyardError("invalid_agent", `invalid agent definition: ${missing.map((i) => `${i.path}: ${i.message}`).join("; ")}`, { details: missing });
+    }
     const key = agentKey(tenant, name);
     if (tenant !== undefined && (await this.#kv.get(key))?.operation !== "PUT") {
       const held = (await this.#names(tenant)).length;
@@ -43,7 +73,38 @@ export class AgentCatalog {
       }
     }
     await this.#kv.put(key, JSON.stringify(def));
-    return def;
+    return missing.length > 0 ? { ...def, warnings: missing.map((i) => `${i.path}: ${i.message}`) } : def;
+  }
+
+  /** The model's provider and every MCP selection must be offered by a runner node (KV sy_runner_caps). */
+  async #checkCapabilities(def: AgentDef): Promise<{ path: string; message: string }[]> {
+    const caps = this.#caps;
+    if (!caps) return [];
+    const issues: { path: string; message: string }[] = [];
+    const provider = def.model ? modelProvider(def.model) : null;
+    if (provider) {
+      const e = await caps.get(capabilityKeys.provider(provider));
+      if (e?.operation !== "PUT") {
+        issues.push({
+          path: "model",
+          message: `no runner node has provider '${provider}' (configure it on a runner node: ${provider === "openai" || provider === "anthropic" ? `${provider.toUpperCase()}_API_KEY` : `PROVIDER_${provider.toUpperCase()}_BASE_URL`})`,
+        });
+      }
+    }
+    for (const [i, sel] of def.mcp.entries()) {
+      const { server, tool } = parseMcpSelection(sel);
+      const e = await caps.get(capabilityKeys.mcp(server));
+      const rec = e?.operation === "PUT" ? McpServerRecord.safeParse(e.json()) : null;
+      if (!rec?.success) {
+        issues.push({ path: `mcp.${i}`, message: `no runner node has MCP server '${server}' (configure it in MCP_SERVERS on a runner node)` });
+      } else if (tool !== null && !rec.data.tools.some((t) => t.name === tool)) {
+        issues.push({
+          path: `mcp.${i}`,
+          message: `MCP server '${server}' has no tool '${tool}' (it has: ${rec.data.tools.map((t) => t.name).join(", ") || "none"})`,
+        });
+      }
+    }
+    return issues;
   }
 
   /** A kind nobody registered accepts any config (its tasks wait for a node); a registered one is checked. */

@@ -28,7 +28,7 @@ function errorReply(err: unknown): SpawnerReply {
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
   const topo = await ensureTopology(nc, env);
-  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators, env.MAX_AGENTS_PER_TENANT);
+  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators, env.MAX_AGENTS_PER_TENANT, topo.runnerCaps);
   const metrics = createMetrics("spawner");
   countReconnects(metrics, { nc });
 

@@ -15,8 +15,11 @@ export async function loadAgentFolder(dir: string, catalog: AgentCatalog, log: L
     const name = basename(file, ".md");
     try {
       const raw = parseAgentMarkdown(await readFile(join(dir, file), "utf8"), name);
-      const def = await catalog.put(String(raw.name), raw);
+      // Runner nodes may start after the spawner: an agent whose provider or MCP server no node
+      // offers yet is loaded anyway, with a warning; its tasks wait for such a node.
+      const def = await catalog.put(String(raw.name), raw, undefined, { missingCapabilities: "warn" });
       if (!isKnownAgentKind(def.kind)) log.warn({ agent: def.name, kind: def.kind }, "agent kind has no factory yet");
+      for (const w of def.warnings ?? []) log.warn({ agent: def.name, file, reason: w }, "agent loaded, but no runner node offers what it needs yet");
       loaded.push(def.name);
     } catch (err) {
       rejected.push(file);

@@ -25,6 +25,13 @@ function commonPlan(def: AgentDef, executor: Executor): Omit<RunPlan, "model"> {
     limits: def.limits,
     retry: def.retry,
     approval: def.approval,
+    ...(def.mcp.length > 0 ? { mcp: def.mcp } : {}),
+    // Model options pass through to the provider as they are.
+    ...(def.temperature !== undefined ? { temperature: def.temperature } : {}),
+    ...(def.top_p !== undefined ? { top_p: def.top_p } : {}),
+    ...(def.max_output_tokens !== undefined ? { max_output_tokens: def.max_output_tokens } : {}),
+    ...(def.stop !== undefined ? { stop: def.stop } : {}),
+    ...(def.provider_options !== undefined ? { provider_options: def.provider_options } : {}),
   };
 }
 

@@ -3,14 +3,20 @@
 // (a pool label such as `gpu`: the same loop on nodes set apart).
 import { JsonObject } from "@switchyard/contracts";
 import { runAgentLoop } from "../agent-loop.ts";
+import type { McpHub } from "../mcp.ts";
 import { createModel } from "../model.ts";
 import type { OperatorLink } from "../operator-model.ts";
-import { BUILTIN_TOOLS } from "../tools.ts";
+import type { ProviderConfig } from "../providers.ts";
+import { BUILTIN_TOOL_SPECS, BUILTIN_TOOLS, type ToolSpec } from "../tools.ts";
 import { defineRunnerKind, type RunnerKind } from "./kind.ts";
 
 export interface ModelLoopDeps {
   /** How `operator` agents reach their operators; without it they fail. */
   operators?: OperatorLink;
+  /** This node's model providers (from its environment). */
+  providers?: ReadonlyMap<string, ProviderConfig>;
+  /** This node's MCP servers. */
+  mcp?: McpHub;
 }
 
 export function modelLoopKind(kind: string, description: string, deps: ModelLoopDeps = {}): RunnerKind<JsonObject> {
@@ -20,15 +26,26 @@ export function modelLoopKind(kind: string, description: string, deps: ModelLoop
     // The loop takes its settings from the agent's run plan; a config is accepted and ignored.
     configSchema: JsonObject,
     run: async (ctx) => {
-      const model = createModel(ctx.grant.plan, ctx.inputText, {
+      const plan = ctx.grant.plan;
+      // What the model is told about its tools: built-ins it lists, external tools, MCP tools it selects.
+      const mcp = deps.mcp?.toolsFor(plan.mcp ?? []) ?? { specs: [], tools: {} };
+      const specs: ToolSpec[] = [
+        ...plan.tools.flatMap((t) => (Object.hasOwn(BUILTIN_TOOL_SPECS, t) ? [BUILTIN_TOOL_SPECS[t] as ToolSpec] : [])),
+        ...plan.external_tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })),
+        ...mcp.specs,
+      ];
+      const model = createModel(plan, ctx.inputText, {
         textChunkChars: ctx.textChunkChars,
         grant: ctx.grant,
+        tools: specs,
         ...(deps.operators ? { operators: deps.operators } : {}),
+        ...(deps.providers ? { providers: deps.providers } : {}),
       });
       return runAgentLoop({
         grant: ctx.grant,
         model,
-        tools: BUILTIN_TOOLS,
+        tools: { ...BUILTIN_TOOLS, ...mcp.tools },
+        allowed: [...plan.tools, ...Object.keys(mcp.tools)],
         sink: ctx.events,
         signal: ctx.signal,
         checkpoint: ctx.checkpoint,
