@@ -38,7 +38,12 @@ export async function startSwitchyard(opts: StartFleetOptions & { logLevel: stri
     ...(repoRoot ? { repoRoot, agentsDir: `${repoRoot}/agents` } : {}),
     ...(logDir ? { logDir } : {}),
     ...rest,
-    env: { LOG_LEVEL: logLevel, ...(await tracingEnv()), ...(process.env.BENCH_API_KEY ? { API_KEYS: `${process.env.BENCH_API_KEY}:bench` } : {}), ...rest.env },
+    env: {
+      LOG_LEVEL: logLevel,
+      ...(await tracingEnv()),
+      ...(process.env.BENCH_API_KEY ? { API_KEYS: `${process.env.BENCH_API_KEY}:bench` } : {}),
+      ...rest.env,
+    },
     // Stopping must not wait out sleeping benchmark runs.
     runnerEnv: { DRAIN_TIMEOUT_MS: "0", ...rest.runnerEnv },
   });

@@ -2,7 +2,17 @@
 // (sy.kernel.claim), checks every model round (sy.kernel.round: budgets, approvals, external
 // tools), fences run reports, decides retries, parks and resumes, dispatches work and cancels.
 import { ClaimRequest, QUEUE_GROUPS, RoundReport, subjects } from "@switchyard/contracts";
-import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, runService, serveJson, serveMetricsFromEnv, taskRetentionHours } from "@switchyard/runtime";
+import {
+  connectNats,
+  connectRedis,
+  countReconnects,
+  createMetrics,
+  ensureTopology,
+  runService,
+  serveJson,
+  serveMetricsFromEnv,
+  taskRetentionHours,
+} from "@switchyard/runtime";
 import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
 import { KernelEnv } from "./env.ts";
 import { Kernel } from "./kernel.ts";

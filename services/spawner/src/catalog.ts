@@ -50,12 +50,7 @@ export class AgentCatalog {
    * (the loader at start, when runner nodes may not be up yet) stores an agent whose provider or
    * MCP servers no node offers and returns why; the API refuses it with 400.
    */
-  async put(
-    name: string,
-    raw: unknown,
-    tenant?: string,
-    opts: { missingCapabilities?: "refuse" | "warn" } = {},
-  ): Promise<AgentDef & { warnings?: string[] }> {
+  async put(name: string, raw: unknown, tenant?: string, opts: { missingCapabilities?: "refuse" | "warn" } = {}): Promise<AgentDef & { warnings?: string[] }> {
     const def = validateAgentDef(name, raw);
     await this.#checkExecutorConfig(def);
     await this.#checkOperator(def, tenant);
