@@ -1,6 +1,6 @@
 // Per-tenant quotas and rate limits, kept in Redis so every gateway shares them (docs/SECURITY.md):
-// submits per second, unfinished tasks, open SSE streams and operator WebSockets. One onRequest
-// hook after the auth hook applies them by route; a refusal is 429 `rate_limited` with
+// submits per second, unfinished tasks, open SSE streams and operator WebSockets. One preHandler
+// hook applies them by route; a refusal is 429 `rate_limited` with
 // Retry-After. (Agents per tenant are the spawner's: MAX_AGENTS_PER_TENANT.)
 //
 // Redis unreachable: quotas are not enforced (fail open) and a warning is logged; Redis holds
@@ -141,9 +141,13 @@ export class Quotas {
   }
 }
 
-/** Registers the quota checks; call after `authHook` (it needs the caller's tenant). */
+/**
+ * Registers the quota checks (they need the caller's tenant, set by `authHook`). A preHandler,
+ * after the body is read: a Redis round trip before it would let a malformed or oversized
+ * request be answered by Node's parser instead of with its own 400/413.
+ */
 export function quotaHook(app: FastifyInstance, quotas: Quotas): void {
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("preHandler", async (req, reply) => {
     const key = routeKey(req);
     if (!key || !req.principal) return;
     if (key === "POST /v1/tasks") await quotas.checkSubmit(req.principal.tenant, reply);

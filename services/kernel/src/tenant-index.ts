@@ -22,6 +22,9 @@ export class TenantIndex {
 
   /** Records the task's state: listed (always), unfinished or not. One pipelined round trip, not awaited. */
   note(t: TaskRecord): void {
+    // A claim changes nothing here (the task was listed and unfinished since it was queued): one
+    // Redis round trip less per task on the hot path.
+    if (t.status === "running") return;
     const p = this.#redis.pipeline();
     this.#add(p, t);
     // A new task trims its tenant's ids older than the retention (their records have expired).
