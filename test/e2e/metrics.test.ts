@@ -18,6 +18,8 @@ beforeAll(async () => {
     "m-hello": {
       model: "scripted",
       tools: ["echo"],
+      // One test queues a task on a kind no node serves.
+      executor_overrides: ["m-nowhere"],
       script: [
         // `nope` is not a tool of this agent: its call comes back as an error.
         {
