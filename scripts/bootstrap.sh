@@ -79,5 +79,15 @@ if [ "${SY_FORCE_NPM_CI:-}" != "" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" 
 else
   note "node_modules up to date"
 fi
+# 4. Built artefacts the fleet serves or runs: the client library (dist/, used by the CLI and
+# the dashboard) and the dashboard bundle. Rebuilt when any source file is newer than the output.
+build_if_stale() { # <workspace dir> <output file>
+  local dir="$1" out="$2"
+  if [ ! -f "$dir/$out" ] || [ -n "$(find "$dir/src" "$dir/package.json" -newer "$dir/$out" -print -quit 2>/dev/null)" ]; then
+    say "building $dir"
+    npm run build --silent --prefix "$dir" >&2
+  fi
+}
+build_if_stale packages/client dist/index.js
 note "ready: node $(command -v node) ($(node --version))"
 if [ -x "$local_node" ]; then note "for this shell: eval \"\$(./switchyard env)\""; fi

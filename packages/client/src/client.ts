@@ -22,7 +22,6 @@ import type {
   TaskStatus,
   TaskView,
   ToolResultBody,
-  UnknownTaskEvent,
 } from "./types.ts";
 
 export interface RetryOptions {
@@ -74,7 +73,7 @@ export interface RunOptions extends SubmitOptions, Omit<FollowOptions, "after"> 
   metadata?: SubmitTaskBody["metadata"];
   limits?: SubmitTaskBody["limits"];
   /** Every event of the run, as it arrives. */
-  onEvent?: (event: TaskEvent | UnknownTaskEvent) => void | Promise<void>;
+  onEvent?: (event: TaskEvent) => void | Promise<void>;
 }
 
 export interface RunResult {
@@ -82,14 +81,14 @@ export interface RunResult {
   status: TaskStatus;
   /** The final answer's text (completed tasks). */
   text: string | null;
-  events: (TaskEvent | UnknownTaskEvent)[];
+  events: TaskEvent[];
 }
 
 const TERMINAL = new Set<string>(["completed", "failed", "canceled"]);
 const RETRY_STATUSES = new Set([429, 503]);
 
 /** True for the status event that ends a task's stream. */
-export function isTerminalEvent(e: TaskEvent | UnknownTaskEvent): boolean {
+export function isTerminalEvent(e: TaskEvent): boolean {
   return e.type === "status" && TERMINAL.has((e.data as { status?: string }).status ?? "");
 }
 
@@ -234,7 +233,7 @@ class TasksApi {
    * events are de-duplicated by seq, so none is yielded twice and none is skipped. Ends after
    * the terminal status event; break out of the loop (or abort `signal`) to stop early.
    */
-  async *follow(id: string, opts: FollowOptions = {}): AsyncGenerator<TaskEvent | UnknownTaskEvent, void, undefined> {
+  async *follow(id: string, opts: FollowOptions = {}): AsyncGenerator<TaskEvent, void, undefined> {
     let last = opts.after ?? 0;
     const idleMs = opts.idleTimeoutMs ?? 45_000;
     const reconnectForMs = opts.reconnectForMs ?? 120_000;
@@ -260,12 +259,12 @@ class TasksApi {
           }
         } else if (res.body) {
           failingSince = null;
-          const queue: (TaskEvent | UnknownTaskEvent)[] = [];
+          const queue: TaskEvent[] = [];
           let parseError: unknown;
           const parser = createParser({
             onEvent(m) {
               try {
-                const e = JSON.parse(m.data) as TaskEvent | UnknownTaskEvent;
+                const e = JSON.parse(m.data) as TaskEvent;
                 const seq = m.id ? Number(m.id) : e.seq;
                 queue.push({ ...e, seq });
               } catch (err) {
@@ -292,7 +291,7 @@ class TasksApi {
               parser.feed(decoder.decode(value, { stream: true }));
               if (parseError) throw new SwitchyardApiError(0, "protocol", `unreadable event data: ${String(parseError)}`);
               while (queue.length > 0) {
-                const e = queue.shift() as TaskEvent | UnknownTaskEvent;
+                const e = queue.shift() as TaskEvent;
                 if (!(e.seq > last)) continue; // already yielded (a resume overlapped)
                 last = e.seq;
                 progressed = true;
@@ -338,7 +337,7 @@ class TasksApi {
       { agent, input, ...(executor ? { executor } : {}), ...(metadata ? { metadata } : {}), ...(limits ? { limits } : {}) },
       { ...(idempotencyKey !== undefined ? { idempotencyKey } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
     );
-    const events: (TaskEvent | UnknownTaskEvent)[] = [];
+    const events: TaskEvent[] = [];
     for await (const e of this.follow(submitted.id, follow)) {
       events.push(e);
       await onEvent?.(e);

@@ -236,7 +236,5 @@ interface EventBase {
   ts: string;
 }
 
-/** One task event, discriminated by `type`. Types this client does not know arrive as {@link UnknownTaskEvent}. */
+/** One task event, discriminated by `type`. (A server newer than this client may send types not listed here.) */
 export type TaskEvent = { [K in EventType]: EventBase & { type: K; data: EventDataByType[K] } }[EventType];
-/** An event of a type added to the server after this client was built. */
-export type UnknownTaskEvent = EventBase & { type: string; data: unknown };

@@ -30,4 +30,9 @@ ok<Same<T.HttpErrorBody, C.HttpError>>();
 ok<Same<T.EventType, C.EventType>>();
 ok<Same<{ [K in T.EventType]: T.EventDataByType[K] }, { [K in C.EventType]: z.infer<(typeof C.EventDataByType)[K]> }>>();
 // The agent definition is typed more loosely (approval policies and script steps as objects).
-ok<Same<Pick<T.AgentDef, "name" | "kind" | "model" | "instructions" | "executor" | "limits" | "retry">, Pick<C.AgentDef, "name" | "kind" | "model" | "instructions" | "executor" | "limits" | "retry">>>();
+ok<
+  Same<
+    Pick<T.AgentDef, "name" | "kind" | "model" | "instructions" | "executor" | "limits" | "retry">,
+    Pick<C.AgentDef, "name" | "kind" | "model" | "instructions" | "executor" | "limits" | "retry">
+  >
+>();
