@@ -433,14 +433,20 @@ export function parseRetryAfter(v: string | null): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
+/** The system error under fetch's "fetch failed" (undici puts it in `cause`, or in `cause.errors` when several addresses failed). */
+function rootCause(err: unknown): { code?: string; message?: string } | undefined {
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } } | null)?.cause;
+  return cause?.code ? cause : (cause?.errors?.[0] ?? cause);
+}
+
 function connectionRefused(err: unknown): boolean {
-  const cause = (err as { cause?: { code?: string } } | null)?.cause;
-  return cause?.code === "ECONNREFUSED";
+  return rootCause(err)?.code === "ECONNREFUSED";
 }
 
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
-  return cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ""}` : String((err as Error)?.message ?? err);
+  const cause = rootCause(err);
+  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ""}`;
+  return cause?.message ? `${(err as Error).message}: ${cause.message}` : String((err as Error)?.message ?? err);
 }
 
 function randomKey(): string {
