@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { type GatewayContext, tenantResolver } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
+import { a2aRoutes } from "./routes/a2a.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -85,6 +86,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   eventRoutes(app, ctx, tenantOf);
   agentRoutes(app, ctx);
   runnerRoutes(app, ctx);
+  a2aRoutes(app, ctx, tenantOf);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;
