@@ -17,6 +17,7 @@ import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts"
 import { operatorRoutes } from "./routes/operators.ts";
 import { runnerRoutes } from "./routes/runners.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { uiRoutes } from "./routes/ui.ts";
 
 /** Longest path parameter routed at all; longer ones are refused with 414 before any handler. */
 const MAX_PARAM_LENGTH = 500;
@@ -87,6 +88,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   agentRoutes(app, ctx);
   runnerRoutes(app, ctx);
   a2aRoutes(app, ctx, tenantOf);
+  uiRoutes(app, ctx);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;

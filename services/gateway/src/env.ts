@@ -44,5 +44,7 @@ export const GatewayEnv = z.object({
   // The gateway's public base URL (e.g. https://agents.example.com), used in A2A agent cards.
   // Unset: taken from each request's Host header.
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Directory of the dashboard's built files, served at /ui. Unset: packages/dashboard/dist.
+  UI_DIR: z.string().min(1).optional(),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnv>;
