@@ -86,7 +86,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe("switchyard CLI", () => {
+// Each CLI call is a Node process start (about a second, several on a busy machine): generous limits.
+describe("switchyard CLI", { timeout: 240_000 }, () => {
   it("run streams the answer on stdout and tool calls on stderr; exit 0 when completed", async () => {
     const r = await cli(["run", "cli-echo", "Lisbon"]);
     expect(r.code, explain(r)).toBe(0);

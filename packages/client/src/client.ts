@@ -116,9 +116,9 @@ export class SwitchyardClient {
     this.runners = new RunnersApi(this);
   }
 
-  /** `GET /health`: whether the gateway reaches NATS and Redis. */
+  /** `GET /readyz`: whether the gateway reaches NATS and Redis. */
   health(opts: RequestOptions = {}): Promise<Health> {
-    return this.request<Health>("GET", "/health", { ...opts, acceptStatus: [503] });
+    return this.request<Health>("GET", "/readyz", { ...opts, acceptStatus: [503] });
   }
 
   /**

@@ -11,6 +11,7 @@ import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
 import { a2aRoutes } from "./routes/a2a.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts";
@@ -89,6 +90,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   runnerRoutes(app, ctx);
   a2aRoutes(app, ctx, tenantOf);
   uiRoutes(app, ctx);
+  docsRoutes(app);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;
