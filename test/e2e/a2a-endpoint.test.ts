@@ -166,6 +166,28 @@ describe("A2A endpoint, with the SDK's client", () => {
   });
 });
 
+describe("A2A endpoint, hostile input", () => {
+  it("answers malformed JSON-RPC with a JSON-RPC error or a 4xx, never a 5xx", async () => {
+    const bodies: unknown[] = [
+      {},
+      [],
+      "null",
+      { jsonrpc: "2.0", id: 1, method: "Nope" },
+      { jsonrpc: "2.0", id: 2, method: "SendMessage", params: {} },
+      { jsonrpc: "2.0", id: 3, method: "SendMessage", params: { message: { parts: [] } } },
+      { jsonrpc: "2.0", id: 4, method: "GetTask", params: { id: "../../x" } },
+      { jsonrpc: "2.0", id: 5, method: "CancelTask", params: { id: 7 } },
+      { jsonrpc: "2.0", id: 6, method: "SubscribeToTask", params: { id: "0190a0a0-0000-7000-8000-000000000000" } },
+    ];
+    for (const b of bodies) {
+      const res = await http("POST", `${GA}/a2a/fed-hello`, b, { "a2a-version": "1.0" });
+      expect(res.status, JSON.stringify(b)).toBeLessThan(500);
+      if (res.status === 200) expect(res.body?.error, `${JSON.stringify(b)} → ${JSON.stringify(res.body)}`).toBeDefined();
+    }
+    expect((await http("POST", `${GA}/a2a/Not_A_Slug`, { jsonrpc: "2.0", id: 1, method: "GetTask", params: { id: "x" } })).status).toBe(400);
+  });
+});
+
 describe("federation: fleet B's a2a runner kind runs fleet A's agents", () => {
   const viaA = (agent: string) => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url: `${GA}/a2a/${agent}/` } } } });
 

@@ -27,8 +27,16 @@ function cli(args: string[], opts: { stdin?: string; env?: Record<string, string
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    // A command that hangs fails its test with what it printed, instead of the test timing out blind.
+    const timer = setTimeout(() => {
+      stderr += `\n[test] killed after 90 s: switchyard ${args.join(" ")}`;
+      child.kill("SIGKILL");
+    }, 90_000);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(opts.stdin ?? "");
   });
 }
@@ -183,19 +191,21 @@ describe("switchyard CLI", { timeout: 240_000 }, () => {
     const put = await cli(["agents", "put", file]);
     expect(put.code, explain(put)).toBe(0);
     const ls = await cli(["agents", "ls"]);
-    expect(ls.stdout).toMatch(/cli-greeter\s+llm\s+scripted/);
+    expect(ls.stdout, explain(ls)).toMatch(/cli-greeter\s+llm\s+scripted/);
     const get = await cli(["agents", "get", "cli-greeter"]);
     expect(JSON.parse(get.stdout)).toMatchObject({ name: "cli-greeter", instructions: "You greet people." });
     const run = await cli(["run", "cli-greeter", "Bo"]);
-    expect(run.stdout).toContain("Hi Bo");
-    expect((await cli(["agents", "rm", "cli-greeter"])).code).toBe(0);
+    expect(run.stdout, explain(run)).toContain("Hi Bo");
+    const rm = await cli(["agents", "rm", "cli-greeter"]);
+    expect(rm.code, explain(rm)).toBe(0);
     const gone = await cli(["agents", "get", "cli-greeter"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("HTTP 404");
     const runners = await cli(["runners", "--json"]);
+    expect(runners.code, explain(runners)).toBe(0);
     expect(JSON.parse(runners.stdout)[0].slots.total).toBeGreaterThan(0);
     const kinds = await cli(["kinds"]);
-    expect(kinds.stdout).toMatch(/^KIND\s+NODES\s+FREE SLOTS\s+QUEUED/);
+    expect(kinds.stdout, explain(kinds)).toMatch(/^KIND\s+NODES\s+FREE SLOTS\s+QUEUED/);
     expect(kinds.stdout).toMatch(/\nlocal\s+1\s+/);
   });
 
