@@ -13,6 +13,8 @@ const repoRoot = path.resolve(import.meta.dirname, "..");
 const dataDir = path.join(repoRoot, ".data");
 const logDir = path.join(dataDir, "logs");
 const pidFile = path.join(dataDir, "fleet.pid");
+/** Where `./switchyard keys` finds this fleet's NATS (the URL carries a random port). */
+const fleetFile = path.join(dataDir, "fleet.json");
 const SAMPLE_TIMEOUT_MS = 60_000;
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -36,6 +38,8 @@ const natsUrl = process.env.NATS_URL || undefined;
 const redisUrl = process.env.REDIS_URL || undefined;
 const runSample = process.env.SY_SAMPLE !== "0";
 const exitAfterSample = process.env.SY_EXIT_AFTER_SAMPLE === "1";
+// Once keys exist (./switchyard keys create), the gateway requires one: the sample task uses SY_API_KEY.
+const auth: Record<string, string> = process.env.SY_API_KEY ? { authorization: `Bearer ${process.env.SY_API_KEY}` } : {};
 
 // ---- Ctrl-C / SIGTERM: first one stops the fleet in order, a second one kills it. ----------
 let fleet: Fleet | undefined;
@@ -49,6 +53,7 @@ async function shutdown(code: number): Promise<never> {
     say("stopped.");
   }
   fs.rmSync(pidFile, { force: true });
+  fs.rmSync(fleetFile, { force: true });
   process.exit(code);
 }
 
@@ -144,6 +149,7 @@ async function main(): Promise<void> {
   }
   if (shuttingDown) await shutdown(130);
 
+  fs.writeFileSync(fleetFile, `${JSON.stringify({ pid: process.pid, nats_url: fleet.natsUrl, redis_url: fleet.redisUrl, gateway_url: fleet.gatewayUrl })}\n`);
   const { services } = fleet;
   watchForCrashes([services.spawner, services.kernel, ...services.runners, services.gateway]);
   say();
@@ -191,11 +197,12 @@ async function runSampleTask(gatewayUrl: string): Promise<SampleOutcome> {
   try {
     const submitted = await fetch(`${gatewayUrl}/v1/tasks`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...auth },
       body: JSON.stringify({ agent: "hello", input: "world" }),
       signal,
     });
     const body = await submitted.text();
+    if (submitted.status === 401) return { ok: false, reason: "the gateway requires an API key (keys exist in this fleet's NATS): set SY_API_KEY=<key>" };
     if (!submitted.ok) return { ok: false, reason: `POST /v1/tasks answered ${submitted.status}: ${body}` };
     const id: unknown = (JSON.parse(body) as { id?: unknown }).id;
     if (typeof id !== "string") return { ok: false, reason: `POST /v1/tasks answered without an id: ${body}` };
@@ -222,7 +229,7 @@ async function runSampleTask(gatewayUrl: string): Promise<SampleOutcome> {
     say("  (stream ended)");
 
     // The task record is the authority on how it ended.
-    const task = await fetch(`${gatewayUrl}/v1/tasks/${taskId}`, { signal });
+    const task = await fetch(`${gatewayUrl}/v1/tasks/${taskId}`, { headers: auth, signal });
     const record = (await task.json()) as { status?: string; error?: { code?: string; message?: string } };
     const status = record.status ?? lastStatus;
     const thirdEventId = eventIds[2];
@@ -237,7 +244,7 @@ async function runSampleTask(gatewayUrl: string): Promise<SampleOutcome> {
 }
 
 function openEvents(gatewayUrl: string, taskId: string, signal: AbortSignal): Promise<Response> {
-  return fetch(`${gatewayUrl}/v1/tasks/${taskId}/events`, { headers: { accept: "text/event-stream" }, signal });
+  return fetch(`${gatewayUrl}/v1/tasks/${taskId}/events`, { headers: { accept: "text/event-stream", ...auth }, signal });
 }
 
 /** One line per event: the parts of `data` a person wants to see. */
@@ -268,7 +275,7 @@ function clip(text: string, max = 100): string {
 function printCurlExamples(gatewayUrl: string, taskId = "<id>", resumeAfter = "3"): void {
   const tasks = `${gatewayUrl}/v1/tasks`;
   say();
-  say("Try it:");
+  say(`Try it${process.env.SY_API_KEY ? ' (add -H "authorization: Bearer $SY_API_KEY" to each line: the gateway requires keys)' : ""}:`);
   say("  # submit a task");
   say(`  curl -s -X POST ${tasks} -H 'content-type: application/json' -d '{"agent":"hello","input":"world"}'`);
   say("  # stream its events (Server-Sent Events) until it ends");

@@ -4,6 +4,9 @@
 // measured and reported next to every figure.
 import http from "node:http";
 
+/** BENCH_API_KEY: every request carries it as a bearer token (the fleet then requires keys: auth on the hot path). */
+const AUTH: Record<string, string> = process.env.BENCH_API_KEY ? { authorization: `Bearer ${process.env.BENCH_API_KEY}` } : {};
+
 export const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 2048 });
 
 export interface JsonResponse {
@@ -22,7 +25,7 @@ export function requestJson(baseUrl: string, method: string, path: string, body?
         path: url.pathname + url.search,
         method,
         agent,
-        headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+        headers: payload === undefined ? AUTH : { ...AUTH, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
       },
       (res) => {
         let text = "";
@@ -78,7 +81,7 @@ export function followSse(baseUrl: string, path: string, opts: FollowOptions = {
   return new Promise((resolve, reject) => {
     const result: FollowResult = { firstEventAt: Number.NaN, terminalAt: Number.NaN, terminalStatus: null, events: 0 };
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: "GET", agent, headers: { accept: "text/event-stream" } },
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: "GET", agent, headers: { ...AUTH, accept: "text/event-stream" } },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();

@@ -16,7 +16,7 @@ export async function startSwitchyard(opts: StartFleetOptions & { logLevel: stri
     ...(repoRoot ? { repoRoot, agentsDir: `${repoRoot}/agents` } : {}),
     ...(logDir ? { logDir } : {}),
     ...rest,
-    env: { LOG_LEVEL: logLevel, ...rest.env },
+    env: { LOG_LEVEL: logLevel, ...(process.env.BENCH_API_KEY ? { API_KEYS: `${process.env.BENCH_API_KEY}:bench` } : {}), ...rest.env },
     // Stopping must not wait out sleeping benchmark runs.
     runnerEnv: { DRAIN_TIMEOUT_MS: "0", ...rest.runnerEnv },
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentDef, Executor, effectiveLimits, raisedLimits, runnerKindOf } from "./agent.ts";
+import { AgentDef, Executor, effectiveLimits, executorOverrideRefusal, raisedLimits, runnerKindOf } from "./agent.ts";
 
 describe("AgentDef", () => {
   it("applies defaults to a minimal definition", () => {
@@ -10,6 +10,7 @@ describe("AgentDef", () => {
       instructions: "",
       tools: [],
       executor: { type: "local" },
+      executor_overrides: [],
       limits: { max_rounds: 16 },
       retry: { max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 },
       approval: { policy: "never" },
@@ -136,5 +137,62 @@ describe("tools, approval policies and limits", () => {
     ]);
     expect(effectiveLimits(agent, { max_rounds: 2, deadline_ms: 50 })).toEqual({ max_rounds: 2, max_tokens: 1000, deadline_ms: 50 });
     expect(effectiveLimits(agent, undefined)).toEqual(agent);
+  });
+});
+
+describe("executorOverrideRefusal (a task's executor vs its agent's executor_overrides)", () => {
+  const agent = AgentDef.parse({ name: "a", model: "scripted", script: [{ text: "x" }] });
+  const proc = { type: "remote" as const, runner: { kind: "process", config: { program: "p.mjs", env: { NODE_OPTIONS: "x" } } } };
+
+  it("lets a task omit the executor or repeat the agent's own, whatever its key order", () => {
+    expect(executorOverrideRefusal(agent, undefined)).toBeNull();
+    expect(executorOverrideRefusal(agent, { type: "local" })).toBeNull();
+    const remote = AgentDef.parse({
+      name: "b",
+      model: "scripted",
+      script: [{ text: "x" }],
+      executor: { type: "remote", runner: { kind: "k", config: { a: 1, b: 2 } } },
+    });
+    expect(executorOverrideRefusal(remote, { type: "remote", runner: { kind: "k", config: { b: 2, a: 1 } } })).toBeNull();
+    expect(executorOverrideRefusal(remote, { type: "remote", runner: { kind: "k", config: { a: 1, b: 3 } } })).toMatch(/executor_overrides is empty/);
+  });
+
+  it("refuses any other executor unless the agent lists its kind", () => {
+    expect(executorOverrideRefusal(agent, proc)).toMatch(/agent 'a' does not let a task choose its executor/);
+    const open = AgentDef.parse({ name: "c", model: "scripted", script: [{ text: "x" }], executor_overrides: ["gpu", "local"] });
+    expect(executorOverrideRefusal(open, { type: "remote", runner: { kind: "gpu", config: {} } })).toBeNull();
+    expect(executorOverrideRefusal(open, proc)).toMatch(/only the runner kinds 'gpu', 'local' .* not 'process'/);
+  });
+});
+
+describe("approval globs at agent PUT", () => {
+  it("accept tool-name characters, '*' and '?', and name any other glob's path", () => {
+    const base = { name: "g", model: "scripted", script: [{ text: "x" }] };
+    expect(AgentDef.safeParse({ ...base, approval: { policy: "pattern", tools: ["payments.*", "delete_?", "*a*a*a*b"] } }).success).toBe(true);
+    const bad = AgentDef.safeParse({
+      ...base,
+      approval: {
+        policy: "composite",
+        mode: "any",
+        policies: [
+          { policy: "pattern", tools: ["ok.*"] },
+          { policy: "threshold", tools: ["x", "{a,b}"], arg: "n", limit: 1 },
+        ],
+      },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join("."))).toEqual(["approval.policies.1.tools.1"]);
+  });
+
+  it("caps the policies of a tree, nested ones included", () => {
+    const leaf = { policy: "pattern", tools: ["x.*"] };
+    const mid = { policy: "composite", mode: "any", policies: Array(20).fill(leaf) };
+    const big = AgentDef.safeParse({
+      name: "g",
+      model: "scripted",
+      script: [{ text: "x" }],
+      approval: { policy: "composite", mode: "all", policies: Array(20).fill(mid) },
+    });
+    expect(big.error?.issues).toEqual([expect.objectContaining({ path: ["approval"], message: expect.stringContaining("at most 256 policies") })]);
   });
 });

@@ -18,6 +18,33 @@ export function runnerKindOf(executor: Executor): string {
   return executor.type === "local" ? "local" : executor.runner.kind;
 }
 
+/** JSON with object keys sorted, so two executors that differ only in key order compare equal. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/**
+ * Why a task may not run its agent with `executor`, or null when it may: a task's executor
+ * must equal the agent's, unless its kind is in the agent's `executor_overrides`. Checked by
+ * the gateway at submit and by the spawner when it compiles the run plan.
+ */
+export function executorOverrideRefusal(
+  agent: { name: string; executor: Executor; executor_overrides: readonly string[] },
+  executor: Executor | undefined,
+): string | null {
+  if (!executor || canonicalJson(executor) === canonicalJson(agent.executor)) return null;
+  const kind = runnerKindOf(executor);
+  if (agent.executor_overrides.includes(kind)) return null;
+  return agent.executor_overrides.length === 0
+    ? `agent '${agent.name}' does not let a task choose its executor (its executor_overrides is empty); omit executor or give the agent's own`
+    : `agent '${agent.name}' lets a task choose only the runner kinds ${agent.executor_overrides.map((k) => `'${k}'`).join(", ")} (executor_overrides), not '${kind}'`;
+}
+
 /** Tool names: built-in (`echo`) or dotted (`payments.charge`). */
 export const ToolName = z
   .string()
@@ -49,6 +76,14 @@ export type ToolDecl = z.infer<typeof ToolDecl>;
 // ---- approval policies (decided by the kernel before a tool call runs) ----
 
 const ToolGlobs = z.array(z.string().min(1).max(256)).min(1).max(100);
+/**
+ * The glob syntax approval policies accept: tool-name characters, `*` (any run of characters)
+ * and `?` (one character). Matched on a linear-time engine by the kernel; checked at agent PUT.
+ */
+export const TOOL_GLOB = /^[A-Za-z0-9_.*?-]{1,256}$/;
+/** Policies in one agent's approval tree, composites and their children counted. */
+export const MAX_APPROVAL_POLICIES = 256;
+const TOOL_GLOB_MESSAGE = "a glob of letters, digits, '_', '.', '-', '*' (any run of characters) and '?' (one character), at most 256 long";
 /** Settings read from the top-level policy only: how long a person may take, and what then. */
 const ApprovalTimeouts = {
   /** How long an approval may wait; absent: until the task's deadline. */
@@ -195,6 +230,11 @@ export const AgentDef = z
     instructions: z.string().max(1_000_000).default(""),
     tools: z.array(ToolDecl).max(256).default([]),
     executor: Executor.default({ type: "local" }),
+    /**
+     * Runner kinds a task may choose instead of `executor` (e.g. ["local", "gpu"]). Default
+     * none: a task's `executor`, when given, must equal the agent's.
+     */
+    executor_overrides: z.array(Slug).max(32).default([]),
     limits: AgentLimits.default({ max_rounds: 16 }),
     retry: RetryPolicy.default({ max_attempts: 3, initial_backoff_ms: 500, max_backoff_ms: 30_000 }),
     approval: ApprovalPolicy.default({ policy: "never" }),
@@ -208,6 +248,23 @@ export const AgentDef = z
       if (seen.has(name)) ctx.addIssue({ code: "custom", path: ["tools", i], message: `tool '${name}' is declared twice` });
       seen.add(name);
     }
+    let policies = 0;
+    const globs = (p: ApprovalPolicy, path: (string | number)[]): void => {
+      policies++;
+      if (p.policy === "pattern" || p.policy === "threshold") {
+        for (const [i, g] of p.tools.entries())
+          if (!TOOL_GLOB.test(g)) ctx.addIssue({ code: "custom", path: [...path, "tools", i], message: TOOL_GLOB_MESSAGE });
+      }
+      if (p.policy === "composite") for (const [i, child] of p.policies.entries()) globs(child, [...path, "policies", i]);
+    };
+    globs(def.approval, ["approval"]);
+    // The kernel evaluates the whole tree for every tool call: keep it small.
+    if (policies > MAX_APPROVAL_POLICIES)
+      ctx.addIssue({
+        code: "custom",
+        path: ["approval"],
+        message: `at most ${MAX_APPROVAL_POLICIES} policies in all, nested ones included (${policies} given)`,
+      });
     if (def.approval.policy === "composite") {
       const nested = (p: ApprovalPolicy, path: (string | number)[]): void => {
         if (p.policy !== "composite") return;
@@ -266,3 +323,13 @@ export const RunPlan = z.object({
   script: z.array(ScriptStep).optional(),
 });
 export type RunPlan = z.infer<typeof RunPlan>;
+
+/**
+ * KV `sy_agents` keys: a tenant's agent under `<tenant>.<name>`, a shared agent (loaded from
+ * AGENTS_DIR, readable by every tenant, writable by none over the API) under `_shared.<name>`.
+ * Tenants are slugs and cannot start with `_`, so the two never meet.
+ */
+export const SHARED_AGENTS = "_shared";
+export function agentKey(tenant: string | undefined, name: string): string {
+  return `${tenant ?? SHARED_AGENTS}.${name}`;
+}

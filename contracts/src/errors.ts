@@ -7,6 +7,8 @@ export const ErrorCodes = {
   bad_request: 400,
   invalid_agent: 400,
   unauthorized: 401,
+  /** A valid key without the scope a route needs, or another tenant's operator id. */
+  forbidden: 403,
   not_found: 404,
   agent_not_found: 404,
   task_not_found: 404,
@@ -18,7 +20,11 @@ export const ErrorCodes = {
   task_not_waiting: 409,
   /** An answer for a call_id the task never waited for. */
   call_not_found: 404,
+  /** A task chose an executor its agent does not allow (`executor_overrides`). */
+  executor_not_allowed: 403,
   payload_too_large: 413,
+  /** A tenant's rate (submits per second) or quota (unfinished tasks, open streams, agents) is used up; see Retry-After. */
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
   // Task failure codes (appear in task.error and in `error` events).
@@ -41,6 +47,8 @@ export const ErrorCodes = {
   /** A remote agent (`a2a`) or an agent process (`process`) failed. */
   remote_error: 502,
   process_error: 502,
+  /** A runner node refused to connect to a destination a client gave (EGRESS_ALLOW); not retried. */
+  egress_denied: 403,
   /** An operator agent's operator is not connected (retryable: the kernel retries per policy). */
   operator_unavailable: 503,
 } as const satisfies Record<string, number>;

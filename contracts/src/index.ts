@@ -1,5 +1,6 @@
 // @switchyard/contracts: the one thing services share. Schemas and types share a name.
 export * from "./agent.ts";
+export * from "./auth.ts";
 export * from "./common.ts";
 export * from "./errors.ts";
 export * from "./events.ts";

@@ -191,11 +191,13 @@ export const SpawnerReply = z.discriminatedUnion("ok", [
 ]);
 export type SpawnerReply = z.infer<typeof SpawnerReply>;
 
-export const AgentPutRequest = z.object({ v: V1, name: Slug, def: z.unknown() });
+// `tenant`: whose catalog. A tenant reads its own agents and the shared ones (loaded from
+// AGENTS_DIR), and writes only its own; without `tenant` a request sees the shared catalog only.
+export const AgentPutRequest = z.object({ v: V1, name: Slug, def: z.unknown(), tenant: Slug.optional() });
 export type AgentPutRequest = z.infer<typeof AgentPutRequest>;
-export const AgentNameRequest = z.object({ v: V1, name: Slug });
+export const AgentNameRequest = z.object({ v: V1, name: Slug, tenant: Slug.optional() });
 export type AgentNameRequest = z.infer<typeof AgentNameRequest>;
-export const AgentListRequest = z.object({ v: V1 });
-export const PlanRequest = z.object({ v: V1, agent: Slug, executor: Executor.optional() });
+export const AgentListRequest = z.object({ v: V1, tenant: Slug.optional() });
+export const PlanRequest = z.object({ v: V1, agent: Slug, executor: Executor.optional(), tenant: Slug.optional() });
 export type PlanRequest = z.infer<typeof PlanRequest>;
 export { AgentDef, RunPlan };

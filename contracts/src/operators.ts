@@ -20,6 +20,11 @@ export const OperatorRegister = z.object({
   via: z.enum(["nats", "websocket"]).default("nats"),
   /** Identifies one connection, so its unregister never removes a newer connection's registration. */
   session: z.string().max(128).optional(),
+  /**
+   * The tenant that owns this id (set by the gateway from the caller's key). While it is
+   * registered, another tenant cannot take the id. Absent: a fleet operator registered over NATS.
+   */
+  tenant: Slug.optional(),
 });
 export type OperatorRegister = z.infer<typeof OperatorRegister>;
 
@@ -33,6 +38,7 @@ export const OperatorRecord = z.object({
   description: z.string(),
   via: z.enum(["nats", "websocket"]),
   session: z.string().optional(),
+  tenant: Slug.optional(),
   registered_at: Timestamp,
   last_seen: Timestamp,
 });

@@ -64,6 +64,9 @@ export function checkRunnerConfig(record: RunnerKindRecord, config: unknown, pre
   return parsed.error.issues.map((i) => {
     const keys = i.code === "unrecognized_keys" ? i.keys : [];
     const path = [prefix, ...i.path.map(String)].join(".");
-    return keys.length === 1 ? { path: `${path}.${keys[0]}`, message: "unknown field" } : { path, message: i.message };
+    if (keys.length === 1) return { path: `${path}.${keys[0]}`, message: "unknown field" };
+    // A key the schema's propertyNames refuse (e.g. an env name a `process` node does not allow).
+    if (i.code === "invalid_key") return { path, message: "name not allowed by the runner kind's config schema" };
+    return { path, message: i.message };
   });
 }

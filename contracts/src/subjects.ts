@@ -43,6 +43,8 @@ export const BUCKETS = {
   runnerKinds: "sy_runner_kinds",
   /** Registered operators (key: id → OperatorRecord); entries expire unless re-registered. */
   operators: "sy_operators",
+  /** API keys (key: key id → ApiKeyRecord, the secret only as its SHA-256), watched by every gateway. */
+  apiKeys: "sy_api_keys",
 } as const;
 
 /** Durable consumer names. */

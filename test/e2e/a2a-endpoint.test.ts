@@ -193,7 +193,12 @@ describe("federation: fleet B's a2a runner kind runs fleet A's agents", () => {
 
   it("runs an agent of fleet A end to end", async () => {
     await putAgents(GB, {
-      proxy: { model: "scripted", script: [{ text: "unused" }], retry: { max_attempts: 1, initial_backoff_ms: 100, max_backoff_ms: 100 } },
+      proxy: {
+        model: "scripted",
+        script: [{ text: "unused" }],
+        executor_overrides: ["a2a"],
+        retry: { max_attempts: 1, initial_backoff_ms: 100, max_backoff_ms: 100 },
+      },
     });
     const id = await submit(GB, "proxy", "federation", viaA("fed-hello"));
     const events = await readStream(eventsUrl(GB, id));

@@ -2,6 +2,8 @@
 // server side (test/src/a2a-server.ts, in this process): events relayed over SSE, a remote
 // that asks for input, one that fails, cancel propagated to the remote task, and a runner
 // crash resumed by subscribing to the same remote task (the message is sent once).
+import http_ from "node:http";
+import type { AddressInfo } from "node:net";
 import { type Fleet, type ServiceProcess, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type A2aTestServer, startA2aServer } from "../src/a2a-server.ts";
@@ -25,22 +27,41 @@ let fleet: Fleet;
 let G: string;
 let remote: A2aTestServer;
 let node: ServiceProcess;
-const A2A_NODE = { RUNNER_KINDS: "a2a", RUNNER_SERVE_LOCAL: "false" };
+/** An internal service (listening on every interface) that counts what reaches it; asked at 127.0.0.1, it redirects to 127.0.0.2. */
+let internal: http_.Server;
+let internalPort = 0;
+const internalHits: string[] = [];
+// The remote agent listens on 127.0.0.1: this node's operator allows that address and nothing
+// else that is not public (EGRESS_ALLOW); 127.0.0.2 and the metadata address stay refused.
+const A2A_NODE = { RUNNER_KINDS: "a2a", RUNNER_SERVE_LOCAL: "false", EGRESS_ALLOW: "public,127.0.0.1" };
 const a2a = () => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url: remote.url, headers: { authorization: "Bearer remote-secret" } } } } });
 
 beforeAll(async () => {
   remote = await startA2aServer();
+  internal = http_.createServer((req, res) => {
+    internalHits.push(`${req.headers.host} ${req.url}`);
+    if (req.headers.host?.startsWith("127.0.0.1:")) res.writeHead(302, { location: `http://127.0.0.2:${internalPort}/secret` }).end();
+    else res.writeHead(200, { "content-type": "application/json" }).end('{"secret":"internal data"}');
+  });
+  await new Promise<void>((r) => internal.listen(0, "0.0.0.0", () => r()));
+  internalPort = (internal.address() as AddressInfo).port;
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info", ...FAST_KERNEL_ENV }, runnerEnv: FAST_RUNNER_ENV });
   G = fleet.gatewayUrl;
   node = await fleet.addRunner(A2A_NODE);
   await putAgents(G, {
-    "a2a-proxy": { model: "scripted", script: [{ text: "unused by the a2a kind" }], retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 } },
+    "a2a-proxy": {
+      model: "scripted",
+      executor_overrides: ["a2a"],
+      script: [{ text: "unused by the a2a kind" }],
+      retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 },
+    },
   });
 });
 
 afterAll(async () => {
   await fleet?.stop();
   await remote?.close();
+  await new Promise((r) => internal?.close(r));
 });
 
 describe("a2a runner kind", () => {
@@ -119,5 +140,30 @@ describe("a2a runner kind", () => {
     const resumedLine = await node.waitForLog((l) => l.msg === "a2a: resuming the remote task" && l.task_id === id, 2000);
     expect(resumedLine.remote_task_id).toBe(task.runner_state.remote_task_id);
     console.log(`[a2a] crash resume: remote task was '${resumedLine.remote_state}' when attempt 2 found it`);
+  });
+});
+
+describe("a2a egress (EGRESS_ALLOW)", () => {
+  const at = (url: string) => ({ executor: { type: "remote", runner: { kind: "a2a", config: { url } } } });
+
+  it("refuses loopback, metadata and redirected destinations with egress_denied before connecting, and does not retry", async () => {
+    if (!node.isRunning()) node = await fleet.addRunner(A2A_NODE); // the crash test replaces it
+    internalHits.length = 0;
+    for (const [url, host] of [
+      [`http://127.0.0.2:${internalPort}/agent`, "127.0.0.2"],
+      ["http://169.254.169.254/latest/meta-data/", "169.254.169.254"],
+      [`http://[::1]:${internalPort}/agent`, "::1"],
+      [`http://127.0.0.1:${internalPort}/agent`, "127.0.0.2"], // allowed itself, but its redirect is not
+    ] as const) {
+      const t0 = Date.now();
+      const id = await submit(G, "a2a-proxy", "probe", at(url));
+      const task = await waitForTask(G, id, (t) => t.status === "failed" || t.status === "completed", 30_000, "the probe to end");
+      console.log(`[egress] a2a task to ${url} → ${task.status} ${task.error?.code} in ${Date.now() - t0} ms`);
+      expect(task.status, JSON.stringify(task.error)).toBe("failed");
+      expect(task.error).toMatchObject({ code: "egress_denied", retryable: false, message: expect.stringContaining(`'${host}'`) });
+      expect(task.attempt).toBe(1);
+    }
+    // Only the allowed first hop of the redirect reached the internal service; nothing else did.
+    expect(internalHits).toEqual([`127.0.0.1:${internalPort} /.well-known/agent-card.json`]);
   });
 });

@@ -61,6 +61,7 @@ beforeAll(async () => {
   await putAgents(G, {
     "proc-echo": {
       model: "scripted",
+      executor_overrides: ["process"],
       tools: ["echo"],
       script: [{ text: "unused by the process kind" }],
       retry: { max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200 },
@@ -68,6 +69,7 @@ beforeAll(async () => {
     // The same agent, but every tool call needs a person's approval.
     "proc-guarded": {
       model: "scripted",
+      executor_overrides: ["process"],
       tools: ["echo"],
       script: [{ text: "unused by the process kind" }],
       approval: { policy: "always" },

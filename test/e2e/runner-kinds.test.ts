@@ -33,7 +33,7 @@ const upper = (config: Record<string, unknown> = {}) => ({ executor: { type: "re
 beforeAll(async () => {
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info", ...FAST_KERNEL_ENV }, runnerEnv: FAST_RUNNER_ENV });
   G = fleet.gatewayUrl;
-  await putAgents(G, { "kinds-any": { model: "scripted", script: [{ text: "local loop ran" }] } });
+  await putAgents(G, { "kinds-any": { model: "scripted", script: [{ text: "local loop ran" }], executor_overrides: ["uppercase"] } });
 });
 
 afterAll(async () => {

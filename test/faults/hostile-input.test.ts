@@ -6,7 +6,7 @@ import net from "node:net";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { SubmitTaskBody } from "@switchyard/contracts";
-import { type Fleet, type ServiceProcess, startFleet } from "@switchyard/devkit";
+import { type Fleet, freePort, type ServiceProcess, startFleet, startService } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, http } from "../src/http.ts";
 import { readStream } from "../src/sse.ts";
@@ -31,7 +31,7 @@ const AGENTS = {
     script: [{ text: "Checking.", tool: { name: "echo", args: { q: "{{input}}" } } }, { text: "Done: {{input}}" }],
   },
   // What fuzzed submits run: one short round that does not repeat the (possibly large) input.
-  "hostile-fuzz": { model: "scripted", script: [{ text: "ok" }] },
+  "hostile-fuzz": { model: "scripted", script: [{ text: "ok" }], executor_overrides: ["local"] },
   // Two 1.5 s rounds: running long enough to forge reports and control messages against it.
   "hostile-slow": {
     model: "scripted",
@@ -450,6 +450,62 @@ describe("HTTP", () => {
     }
     const fiveXX = statuses.filter((s) => s >= 500).length;
     console.log(`[hostile] http: ${cases.length} cases, ${fiveXX} 5xx (${tally(statuses)})`);
+  });
+
+  it("answers hostile credentials on a gateway that requires keys with 401/403/400 JSON problems", async () => {
+    const port = await freePort();
+    const secured = await startService("gateway", {
+      env: { NATS_URL: fleet.natsUrl, REDIS_URL: fleet.redisUrl, PORT: String(port), API_KEYS: "good-token:acme,reader:acme:tasks:read" },
+      label: "gateway-keys",
+    });
+    try {
+      const S = `http://127.0.0.1:${port}`;
+      const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+      const cases: HttpCase[] = [
+        { name: "no Authorization", method: "GET", path: T, status: 401, names: "bearer token" },
+        { name: "empty bearer", method: "GET", path: T, headers: { authorization: "Bearer " }, status: 401 },
+        { name: "Basic scheme", method: "GET", path: T, headers: { authorization: "Basic Z29vZC10b2tlbjo=" }, status: 401 },
+        { name: "bearer of 8 KB", method: "GET", path: T, headers: bearer("t".repeat(8192)), status: 401 },
+        { name: "stored-key shape, wrong secret", method: "GET", path: T, headers: bearer(`sy_0123456789abcdef_${"A".repeat(43)}`), status: 401 },
+        { name: "a tenant name as the token", method: "GET", path: T, headers: bearer("acme"), status: 401 },
+        { name: "?access_token= on a plain request", method: "GET", path: `${T}?access_token=good-token`, status: 401 },
+        { name: "submit without the scope", method: "POST", path: T, body: validSubmit, headers: bearer("reader"), status: 403, names: "tasks:write" },
+        { name: "runners without admin", method: "GET", path: "/v1/runners", headers: bearer("reader"), status: 403, names: "admin" },
+        {
+          name: "control byte in Authorization",
+          method: "GET",
+          path: T,
+          raw: `GET ${T} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\x01token\r\nConnection: close\r\n\r\n`,
+          status: 400,
+        },
+        {
+          name: "huge body without a key",
+          method: "POST",
+          path: T,
+          raw: `POST ${T} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\nConnection: close\r\n\r\n{`,
+          status: 401,
+        },
+      ];
+      for (const c of cases) {
+        let status: number;
+        let contentType: string;
+        let body: unknown;
+        if (c.raw !== undefined) ({ status, contentType, body } = await rawHttp(S, c.raw));
+        else {
+          const res = await http(c.method, `${S}${c.path}`, c.body, c.headers ?? {});
+          ({ status, body } = res);
+          contentType = res.headers.get("content-type") ?? "";
+        }
+        const error = expectProblem(c, status, contentType, body);
+        expect(status, `${c.name}: ${JSON.stringify(body).slice(0, 300)}`).toBe(c.status);
+        if (c.names) expect(error.message, `${c.name}: the message names ${c.names}`).toContain(c.names);
+      }
+      // The right key still works after all that.
+      expect((await http("GET", `${S}${T}`, undefined, bearer("good-token"))).status).toBe(200);
+      console.log(`[hostile] auth: ${cases.length} cases, no 5xx`);
+    } finally {
+      await secured.stop();
+    }
   });
 
   it("never answers 5xx to 300 fuzzed submits, and accepts exactly the valid ones", async () => {

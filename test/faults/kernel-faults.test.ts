@@ -66,6 +66,7 @@ beforeAll(async () => {
     },
     "fault-quick": {
       model: "scripted",
+      executor_overrides: ["gpu", "limbo", "nowhere"],
       tools: ["echo"],
       script: [
         { text: "checking", tool: { name: "echo", args: { n: "{{input}}" } } },

@@ -47,8 +47,18 @@ beforeAll(async () => {
   redis = new Redis(fleet.redisUrl);
   await putAgents(G, {
     "fault-rounds": FOUR_ROUNDS,
-    "fault-short": { model: "scripted", tools: ["sleep"], script: [{ text: "quick", tool: { name: "sleep", args: { ms: 800 } } }, { text: "short done" }] },
-    "fault-long": { model: "scripted", tools: ["sleep"], script: [{ text: "long", tool: { name: "sleep", args: { ms: 6000 } } }, { text: "long done" }] },
+    "fault-short": {
+      model: "scripted",
+      executor_overrides: ["drain"],
+      tools: ["sleep"],
+      script: [{ text: "quick", tool: { name: "sleep", args: { ms: 800 } } }, { text: "short done" }],
+    },
+    "fault-long": {
+      model: "scripted",
+      executor_overrides: ["drain"],
+      tools: ["sleep"],
+      script: [{ text: "long", tool: { name: "sleep", args: { ms: 6000 } } }, { text: "long done" }],
+    },
   });
 });
 

@@ -11,6 +11,10 @@ export interface StartFleetOptions {
   natsUrl?: string;
   /** Use this Redis instead of starting one. */
   redisUrl?: string;
+  /** The NATS we start requires this user and password (its url carries them). */
+  natsAuth?: { user: string; pass: string };
+  /** The Redis we start requires this password (its url carries it). */
+  redisPassword?: string;
   /** Gateway HTTP port; default a free port. */
   port?: number;
   /** JetStream store of the NATS we start; default a temporary directory. */
@@ -67,13 +71,13 @@ export async function startFleet(opts: StartFleetOptions = {}): Promise<Fleet> {
     const [nats, redis] = await allOrFirstError([
       opts.natsUrl
         ? undefined
-        : startNats({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...logFile("nats") }).then((n) => {
+        : startNats({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.natsAuth ? { auth: opts.natsAuth } : {}), ...logFile("nats") }).then((n) => {
             started.nats = n;
             return n;
           }),
       opts.redisUrl
         ? undefined
-        : startRedis(logFile("redis")).then((r) => {
+        : startRedis({ ...logFile("redis"), ...(opts.redisPassword ? { password: opts.redisPassword } : {}) }).then((r) => {
             started.redis = r;
             return r;
           }),

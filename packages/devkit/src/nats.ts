@@ -16,6 +16,8 @@ export interface StartNatsOptions {
   logFile?: string;
   /** Serve nats-server's HTTP monitoring endpoints (/varz, /jsz) on this port (-m). */
   monitorPort?: number;
+  /** Require this user and password (--user/--pass); the handle's url then carries them. */
+  auth?: { user: string; pass: string };
 }
 
 /** Starts `nats-server -js` on 127.0.0.1 and resolves once it is ready. */
@@ -28,9 +30,13 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
   return startDaemon({
     name: "nats-server",
     command,
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dataDir, ...(opts.monitorPort ? ["-m", String(opts.monitorPort)] : [])],
+    args: [
+      ...["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dataDir],
+      ...(opts.monitorPort ? ["-m", String(opts.monitorPort)] : []),
+      ...(opts.auth ? ["--user", opts.auth.user, "--pass", opts.auth.pass] : []),
+    ],
     port,
-    url: `nats://127.0.0.1:${port}`,
+    url: opts.auth ? `nats://${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.pass)}@127.0.0.1:${port}` : `nats://127.0.0.1:${port}`,
     dataDir,
     readyLine: /Server is ready/,
     ...(opts.logFile ? { logFile: opts.logFile } : {}),

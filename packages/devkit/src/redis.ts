@@ -18,6 +18,8 @@ export interface StartRedisOptions {
   dir?: string;
   /** Append the server's output to this file too. */
   logFile?: string;
+  /** Require this password (--requirepass); the handle's url then carries it (redis://:pass@…). */
+  password?: string;
 }
 
 /** Starts `redis-server` on 127.0.0.1 with no RDB/AOF and resolves once it accepts connections. */
@@ -39,9 +41,10 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       "--dir", dir,
       "--daemonize", "no",
       "--logfile", "",
+      ...(opts.password ? ["--requirepass", opts.password] : []),
     ],
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: opts.password ? `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     dataDir: dir,
     readyLine: /Ready to accept connections/,
     ...(opts.logFile ? { logFile: opts.logFile } : {}),

@@ -17,6 +17,9 @@ export const BaseEnv = z.object({
     .number()
     .positive()
     .default(24 * 7),
+  // How long a task record (KV sy_tasks) is kept after its last change, in hours. Default: the
+  // events' max age (EVENTS_MAX_AGE_HOURS), so a task and its events expire together.
+  TASK_RETENTION_HOURS: z.coerce.number().positive().optional(),
   // Max size of SY_EVENTS in MiB (-1: unlimited).
   EVENTS_MAX_MB: z.coerce.number().int().min(-1).default(-1),
   // Port of GET /metrics and /healthz for services without an HTTP API (kernel, spawner,
@@ -45,8 +48,18 @@ export function redactConfig(config: Record<string, unknown>): Record<string, un
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (SECRET.test(k)) out[k] = v === undefined || v === "" ? v : "[redacted]";
-    else if (typeof v === "string") out[k] = v.replace(/\/\/([^:@/]*):([^@/]+)@/g, "//$1:[redacted]@");
+    else if (typeof v === "string") out[k] = redactUrlCredentials(v);
     else out[k] = v;
   }
   return out;
+}
+
+/** `nats://user:pass@h` → `nats://user:[redacted]@h`; a bare token or user (`nats://tok@h`) → `nats://[redacted]@h`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/\/\/([^:@/\s]*):([^@/\s]+)@/g, "//$1:[redacted]@").replace(/\/\/([^:@/\s]+)@/g, "//[redacted]@");
+}
+
+/** TASK_RETENTION_HOURS, or the events' max age when unset. */
+export function taskRetentionHours(env: Pick<BaseEnv, "TASK_RETENTION_HOURS" | "EVENTS_MAX_AGE_HOURS">): number {
+  return env.TASK_RETENTION_HOURS ?? env.EVENTS_MAX_AGE_HOURS;
 }

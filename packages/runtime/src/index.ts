@@ -6,6 +6,7 @@ export * from "./ids.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./nats.ts";
+export * from "./nats-errors.ts";
 export * from "./redis.ts";
 export * from "./request.ts";
 export * from "./runner-registry.ts";

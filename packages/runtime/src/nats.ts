@@ -14,8 +14,9 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, OPERATOR_TTL_MS, STREAMS, subjects } from "@switchyard/contracts";
-import type { BaseEnv } from "./env.ts";
+import { type BaseEnv, taskRetentionHours } from "./env.ts";
 import type { Logger } from "./logger.ts";
+import { isStreamNotFound } from "./nats-errors.ts";
 import { patchNatsRequests } from "./nats-request-patch.ts";
 
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
@@ -23,7 +24,7 @@ export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   if (!patchNatsRequests()) log.warn("nats request patch not applied: @nats-io/nats-core changed shape; see nats-request-patch.ts");
   const nc = await connect({
-    servers: url.split(",").map((s) => s.trim()),
+    ...natsServers(url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -40,8 +41,34 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   return nc;
 }
 
+/**
+ * NATS_URL to connection options: `nats://user:pass@host:4222` gives a user and password,
+ * `nats://token@host:4222` a token (nats.js reads neither from the URL itself). Credentials are
+ * taken from the first server that carries them and stripped from every server URL (the client
+ * would otherwise print them in errors and status events).
+ */
+export function natsServers(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const raw of url
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z]+:\/\/)?(?:([^:@/]*)(?::([^@/]*))?@)?(.*)$/i.exec(raw);
+    const [, scheme = "", user, pass, rest = ""] = m ?? [];
+    if (user !== undefined && out.user === undefined && out.token === undefined) {
+      if (pass !== undefined) {
+        out.user = decodeURIComponent(user);
+        out.pass = decodeURIComponent(pass);
+      } else out.token = decodeURIComponent(user);
+    }
+    out.servers.push(`${scheme}${rest}`);
+  }
+  return out;
+}
+
 /** The stream settings every service reads from its environment (see BaseEnv). */
-export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S">;
+export type TopologyOptions = Pick<BaseEnv, "EVENTS_MAX_AGE_HOURS" | "EVENTS_MAX_MB" | "CMD_DUPLICATE_WINDOW_S"> &
+  Partial<Pick<BaseEnv, "TASK_RETENTION_HOURS">>;
 
 export interface Topology {
   js: JetStreamClient;
@@ -52,6 +79,8 @@ export interface Topology {
   active: KV;
   runnerKinds: KV;
   operators: KV;
+  /** API keys (watched by gateways, written by `./switchyard keys`). */
+  apiKeys: KV;
 }
 
 const HOUR_NS = 3_600_000_000_000;
@@ -97,18 +126,28 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   }
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [tasks, agents, idempotency, active, runnerKinds, operators] = await Promise.all([
-    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File }),
+  const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys] = await Promise.all([
+    // A record expires TASK_RETENTION_HOURS after its last change (default: with its events).
+    kvm.create(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
     kvm.create(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     kvm.create(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
     kvm.create(BUCKETS.active, { history: 1, storage: StorageType.File }),
     kvm.create(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
     kvm.create(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
+    kvm.create(BUCKETS.apiKeys, { history: 1, storage: StorageType.File }),
   ]);
-  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators };
+  await setMaxAge(jsm, `KV_${BUCKETS.tasks}`, Math.round(taskRetentionHours(opts) * HOUR_NS));
+  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys };
+}
+
+/** A bucket made before (or with another retention) takes the configured one: kvm.create does not change it. */
+async function setMaxAge(jsm: JetStreamManager, stream: string, maxAgeNs: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.max_age === maxAgeNs) return;
+  await jsm.streams.update(stream, { ...info.config, max_age: maxAgeNs });
 }
 
 function isNotFound(err: unknown): boolean {
-  return /not found/i.test(String((err as Error)?.message ?? err));
+  return isStreamNotFound(err);
 }

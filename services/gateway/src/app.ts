@@ -5,9 +5,11 @@ import type { Socket } from "node:net";
 import websocket from "@fastify/websocket";
 import { createMetrics, type ServiceMetrics } from "@switchyard/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { type GatewayContext, tenantResolver } from "./context.ts";
+import { authHook, tenantOfRequest } from "./auth.ts";
+import type { GatewayContext } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
+import { quotaHook } from "./quotas.ts";
 import { a2aRoutes } from "./routes/a2a.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
@@ -30,6 +32,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
 
   const respond = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err, ctx.env.BODY_LIMIT_BYTES);
+    if (problem.code === "payload_too_large") lingerOnOversizedBody(req, reply, ctx.env.BODY_LIMIT_BYTES);
     if (problem.status >= 500) req.log.error({ err }, "request failed");
     else if (REJECTED_CODES.has(problem.code)) metrics.invalidInput.inc({ source: routeLabel(req) });
     return sendProblem(reply, problem);
@@ -61,7 +64,10 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
       socket.destroy(err);
     },
   });
-  const tenantOf = tenantResolver(ctx.env);
+  const tenantOf = tenantOfRequest;
+  // Before any route: every route then needs an entry in ROUTE_SCOPES (auth.ts).
+  authHook(app, ctx.keys, ctx.env);
+  quotaHook(app, ctx.quotas);
 
   // One body parser: JSON in UTF-8, depth-limited, without prototype keys. Anything else
   // (text/plain included, which fastify would otherwise accept as a string) is a 415.
@@ -86,7 +92,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   taskRoutes(app, ctx, tenantOf);
   answerRoutes(app, ctx, tenantOf);
   eventRoutes(app, ctx, tenantOf);
-  agentRoutes(app, ctx);
+  agentRoutes(app, ctx, tenantOf);
   runnerRoutes(app, ctx);
   a2aRoutes(app, ctx, tenantOf);
   uiRoutes(app, ctx);
@@ -94,6 +100,22 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;
+}
+
+/** Bodies up to this many times BODY_LIMIT_BYTES are read and discarded after a 413. */
+const DRAIN_FACTOR = 4;
+
+/**
+ * A 413 goes out before the body was read, while the client is still writing. Fastify then
+ * closes the connection, and the client's kernel may reset it and discard our answer unread
+ * (EPIPE or ECONNRESET instead of a 413, more often on a busy machine). For a body of declared
+ * and bounded length, keep the connection instead: Node reads and discards the rest, and the
+ * client reads its 413. Larger or chunked bodies are not worth reading: those close.
+ */
+function lingerOnOversizedBody(req: FastifyRequest, reply: FastifyReply, bodyLimit: number): void {
+  if (req.raw.complete) return;
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isSafeInteger(declared) && declared <= DRAIN_FACTOR * bodyLimit) reply.removeHeader("connection");
 }
 
 /** Maps anything a route or fastify throws to a problem from the catalogue. */

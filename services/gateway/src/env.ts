@@ -4,16 +4,30 @@ import { z } from "zod";
 export const GatewayEnv = z.object({
   // HTTP port.
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  // Interface to listen on.
-  HOST: z.string().default("0.0.0.0"),
-  // Bearer tokens and their tenants: "token1:tenant-a,token2:tenant-b". Empty: no auth, every
-  // request belongs to DEFAULT_TENANT.
+  // Interface to listen on. Default 127.0.0.1 (loopback only); on any other address the gateway
+  // refuses to start without API keys unless AUTH=none.
+  HOST: z.string().default("127.0.0.1"),
+  // Development keys: "token1:tenant-a,token2:tenant-b:tasks:read,tasks:write" (token:tenant, then
+  // optional scopes; all scopes when none). Default empty. Production keys: ./switchyard keys.
   API_KEYS: z.string().default(""),
-  // Tenant of unauthenticated requests when API_KEYS is empty.
+  // auto (default): keys are required once any is known (API_KEYS or KV sy_api_keys); a gateway
+  // without keys starts only on a loopback HOST. keys: always required. none: no auth at all,
+  // every request is DEFAULT_TENANT with every scope (say so explicitly to expose it that way).
+  AUTH: z.enum(["auto", "keys", "none"]).default("auto"),
+  // Bearer token that may read GET /metrics besides keys with the admin scope. Default empty.
+  METRICS_TOKEN: z.string().default(""),
+  // Tenant of requests while no key is required (default "default").
   DEFAULT_TENANT: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/)
     .default("default"),
+  // Per-tenant limits, shared by every gateway through Redis (0: no limit). A refusal is 429 with
+  // Retry-After. Task submits per second per tenant (default 1000).
+  RATE_SUBMITS_PER_S: z.coerce.number().int().min(0).default(1000),
+  // Unfinished (queued, running, parked) tasks per tenant (default 50000).
+  MAX_ACTIVE_TASKS_PER_TENANT: z.coerce.number().int().min(0).default(50_000),
+  // Open SSE streams plus operator WebSockets per tenant (default 5000).
+  MAX_STREAMS_PER_TENANT: z.coerce.number().int().min(0).default(5000),
   // Largest request body accepted, in bytes.
   BODY_LIMIT_BYTES: z.coerce
     .number()

@@ -22,6 +22,8 @@ export function problemBody(code: string, message: string, details?: unknown): H
 }
 
 export function sendProblem(reply: FastifyReply, err: HttpProblem): FastifyReply {
+  // Every 429 says when to come back; a quota check that knows better has set it already.
+  if (err.status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "60");
   return reply.code(err.status).send(problemBody(err.code, err.message, err.details));
 }
 

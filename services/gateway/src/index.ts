@@ -2,13 +2,29 @@
 // commands and reads state; it never writes task state and never runs agents.
 import { connectNats, connectRedis, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
+import { isLoopbackHost, KeyStore } from "./auth.ts";
 import { GatewayEnv } from "./env.ts";
+import { Quotas } from "./quotas.ts";
 import { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
 await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "gateway", log);
   const topo = await ensureTopology(nc, env);
   const redis = connectRedis(env.REDIS_URL, log);
+  const keys = new KeyStore(env);
+  await keys.watch(topo.apiKeys, log);
+  // Safe default (docs/SECURITY.md): an open gateway listens on loopback only.
+  if (!keys.required && env.AUTH !== "none" && !isLoopbackHost(env.HOST)) {
+    keys.close();
+    await nc.drain();
+    redis.disconnect();
+    throw new Error(
+      `refusing to listen on ${env.HOST} without API keys: create one (./switchyard keys create), set API_KEYS, or set AUTH=none to expose an unauthenticated gateway on purpose`,
+    );
+  }
+  if (env.AUTH === "none") log.warn("AUTH=none: every request is tenant '" + env.DEFAULT_TENANT + "' with every scope");
+  else if (!keys.required) log.warn("no API keys yet: open to loopback callers as tenant '" + env.DEFAULT_TENANT + "' until the first key is created");
+  const quotas = new Quotas(redis, env, log);
   const submitWaiter = new SubmitWaiter(nc, log);
   const answerWaiter = new AnswerWaiter(nc, log);
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
@@ -28,6 +44,8 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     submitWaiter,
     answerWaiter,
     metrics,
+    keys,
+    quotas,
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   const port = (app.server.address() as { port: number }).port;
@@ -35,6 +53,8 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     readyInfo: { url: `http://127.0.0.1:${port}`, address },
     stop: async () => {
       await app.close();
+      keys.close();
+      quotas.close();
       submitWaiter.close();
       answerWaiter.close();
       await nc.drain();

@@ -1,8 +1,9 @@
 // Approval policies (issue 6): whether a tool call must wait for a person. The kernel alone
-// decides; runners only report the calls a model asked for. Tool names match globs with
-// picomatch (`payments.*`, `*`), and `threshold` reads a number at a dotted path in the args.
+// decides; runners only report the calls a model asked for. Tool names match globs
+// (`payments.*`, `*`) on a linear-time engine (tool-glob.ts), and `threshold` reads a number at
+// a dotted path in the args.
 import type { ApprovalPolicy, JsonObject } from "@switchyard/contracts";
-import picomatch from "picomatch";
+import { toolGlob } from "./tool-glob.ts";
 
 export interface ApprovalNeed {
   needed: boolean;
@@ -10,15 +11,14 @@ export interface ApprovalNeed {
   reason: string;
 }
 
-const matchers = new Map<string, (name: string) => boolean>();
+/**
+ * The first glob that matches the tool. A glob that does not compile (a record written before
+ * globs were checked) counts as a match: a person decides rather than nobody.
+ */
 function matches(globs: readonly string[], tool: string): string | undefined {
   return globs.find((glob) => {
-    let m = matchers.get(glob);
-    if (!m) {
-      m = picomatch(glob, { dot: true });
-      matchers.set(glob, m);
-    }
-    return m(tool);
+    const m = toolGlob(glob);
+    return m instanceof Error ? true : m(tool);
   });
 }
 

@@ -2,13 +2,14 @@
 // (sy.kernel.claim), checks every model round (sy.kernel.round: budgets, approvals, external
 // tools), fences run reports, decides retries, parks and resumes, dispatches work and cancels.
 import { ClaimRequest, QUEUE_GROUPS, RoundReport, subjects } from "@switchyard/contracts";
-import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveJson, serveMetrics } from "@switchyard/runtime";
+import { connectNats, connectRedis, createMetrics, ensureTopology, runService, serveJson, serveMetrics, taskRetentionHours } from "@switchyard/runtime";
 import { consumeCommands, ensureCommandConsumer } from "./commands.ts";
 import { KernelEnv } from "./env.ts";
 import { Kernel } from "./kernel.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { Reaper } from "./reaper.ts";
 import { TaskStore } from "./task-store.ts";
+import { TenantIndex } from "./tenant-index.ts";
 
 await runService("kernel", KernelEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, env.KERNEL_ID, log);
@@ -19,7 +20,13 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   // A record NATS would refuse fails its task instead of being retried forever.
   const store = new TaskStore(topo.tasks, { maxBytes: (nc.info?.max_payload ?? 1024 * 1024) - 4096 });
   const lock = new KeyedLock();
+  const tenantIndex = new TenantIndex(redis, taskRetentionHours(env) * 3_600_000, log);
+  // In the background: a fleet whose Redis restarted empty lists its tasks again once this ends.
+  void tenantIndex
+    .rebuildIfMissing(topo.tasks)
+    .catch((err: unknown) => log.warn({ err: (err as Error).message }, "task index rebuild failed; retried at next start"));
   const kernel = new Kernel({
+    tenantIndex,
     nc,
     js: topo.js,
     store,

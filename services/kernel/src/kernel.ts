@@ -46,6 +46,7 @@ import { budgetExceeded, deadlinePassed } from "./budgets.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
+import type { TenantIndex } from "./tenant-index.ts";
 import { resultMismatches } from "./tool-results.ts";
 
 /** Answered calls kept in a record for late answers (409 with the decision that stands). */
@@ -69,6 +70,8 @@ export interface KernelDeps {
   log: Logger;
   spawnerTimeoutMs: number;
   commandRetryMs: number;
+  /** Per-tenant task index (GET /v1/tasks) and unfinished-task sets (quota) in Redis; absent in unit tests. */
+  tenantIndex?: TenantIndex;
 }
 
 type RunReport = { task_id: string; run_id: string; attempt: number };
@@ -140,7 +143,8 @@ export class Kernel {
       // The gateway refused limits above the agent's; lowering is all a task can do.
       plan = { ...plan, limits: effectiveLimits(plan.limits, cmd.limits) };
     } catch (err) {
-      if (err instanceof SwitchyardError && (err.code === "agent_not_found" || err.code === "invalid_agent")) error = err.toWire();
+      if (err instanceof SwitchyardError && (err.code === "agent_not_found" || err.code === "invalid_agent" || err.code === "executor_not_allowed"))
+        error = err.toWire();
       else return { ack: false, retryInMs: this.#d.commandRetryMs, reason: `spawner: ${(err as Error).message}` };
     }
     const now = new Date().toISOString();
@@ -210,11 +214,11 @@ export class Kernel {
     const reply = await requestJson(
       this.#d.nc,
       subjects.plan,
-      { v: 1, agent: cmd.agent, ...(cmd.executor ? { executor: cmd.executor } : {}) },
+      { v: 1, agent: cmd.agent, tenant: cmd.tenant, ...(cmd.executor ? { executor: cmd.executor } : {}) },
       SpawnerReply,
       this.#d.spawnerTimeoutMs,
     );
-    if (!reply.ok) throw new SwitchyardError(reply.error.code as "agent_not_found", reply.error.message);
+    if (!reply.ok) throw new SwitchyardError(reply.error.code as "agent_not_found", reply.error.message, { details: reply.error.details });
     return RunPlan.parse(reply.value);
   }
 
@@ -730,6 +734,7 @@ export class Kernel {
 
   /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
   async #index(t: TaskRecord): Promise<void> {
+    this.#d.tenantIndex?.note(t);
     if (isTerminal(t.status)) {
       await this.#d.active.delete(t.id);
       return;

@@ -1,7 +1,7 @@
 // Task records in KV `sy_tasks`, updated with compare-and-set on the revision, so several
 // kernel replicas never lose an update: a conflicting write re-reads and re-applies.
 import { isTerminal, TaskRecord } from "@switchyard/contracts";
-import type { KV } from "@switchyard/runtime";
+import { isWrongLastSequence, type KV } from "@switchyard/runtime";
 
 export interface StoredTask {
   task: TaskRecord;
@@ -51,7 +51,7 @@ export class TaskStore {
       this.#remember({ task, revision, bytes: body.length });
       return true;
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (isWrongLastSequence(err)) return false;
       throw err;
     }
   }
@@ -93,7 +93,7 @@ export class TaskStore {
         this.#remember({ task: next, revision, bytes: body.length });
         return { before: current.task, after: next, changed: true };
       } catch (err) {
-        if (!isConflict(err)) throw err;
+        if (!isWrongLastSequence(err)) throw err;
         if (cached)
           cached = undefined; // someone else wrote since: read it
         else this.conflicts++;
@@ -134,8 +134,4 @@ export class TaskStore {
     body = JSON.stringify(next);
     return [next, body];
   }
-}
-
-function isConflict(err: unknown): boolean {
-  return /wrong last sequence|key exists|10071/i.test(String((err as Error)?.message ?? err));
 }

@@ -1,30 +1,25 @@
 // Checks an external tool's result against the `returns` JSON Schema its agent declared
-// (ajv, compiled once per schema), so a client that answers with the wrong shape gets a 400
-// naming the mismatch instead of confusing the model.
+// (compiled once per schema on a linear-time regex engine, with size caps: see
+// @switchyard/runtime/client-schema), so a client that answers with the wrong shape gets a 400
+// naming the mismatch instead of confusing the model, and no schema can stall the kernel.
 import type { ExternalTool } from "@switchyard/contracts";
-import { Ajv, type ValidateFunction } from "ajv";
+import { compileClientSchema, type ValidateFunction } from "@switchyard/runtime/client-schema";
+import { LRUCache } from "lru-cache";
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const compiled = new Map<string, ValidateFunction>();
+const compiled = new LRUCache<string, ValidateFunction | string>({ max: 256 });
 
 /** `{path, message}` per mismatch; empty when the result fits (or the tool declares no `returns`). */
 export function resultMismatches(tool: ExternalTool, result: unknown): { path: string; message: string }[] {
   if (!tool.returns) return [];
   const key = JSON.stringify(tool.returns);
   let validate = compiled.get(key);
-  if (!validate) {
-    try {
-      validate = ajv.compile(tool.returns);
-    } catch (err) {
-      return [{ path: "(schema)", message: `the tool's returns schema does not compile: ${(err as Error).message}` }];
-    } finally {
-      // The compiled function is kept below; ajv's own registry would refuse a second schema
-      // with the same $id and grow with every agent edit.
-      ajv.removeSchema(tool.returns);
-    }
-    if (compiled.size >= 256) compiled.clear();
+  if (validate === undefined) {
+    const c = compileClientSchema(tool.returns);
+    validate = c.ok ? c.validate : c.message;
     compiled.set(key, validate);
   }
+  // A schema refused here was stored before schemas were checked: nothing fits it.
+  if (typeof validate === "string") return [{ path: "(schema)", message: `the tool's returns schema is not usable: ${validate}` }];
   if (validate(result)) return [];
   return (validate.errors ?? []).map((e) => ({
     path: `result${e.instancePath.replaceAll("/", ".")}`,

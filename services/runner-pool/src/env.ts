@@ -2,6 +2,7 @@
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { egressPolicy } from "./egress.ts";
 
 const kindList = z
   .string()
@@ -42,8 +43,48 @@ export const RunnerEnv = z.object({
     .string()
     .min(1)
     .default(path.resolve(import.meta.dirname, "../../../examples/process-agents")),
+  // `process` kind: the environment variables a task may set in config.env, comma-separated names
+  // or `*` globs (e.g. "MY_FLAG,AGENT_*"). Default empty: none. Names that change how programs
+  // start or connect (NODE_OPTIONS, NODE_*, LD_*, DYLD_*, PATH, *_PROXY, …) are refused even if listed.
+  PROCESS_ENV_ALLOW: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .max(128)
+          .regex(/^[A-Z_*][A-Z0-9_*]*$/, "each entry must be an upper-case variable name or a glob of one with '*'"),
+      ),
+    ),
   // `process` kind: how long an agent process has after SIGTERM before SIGKILL.
   PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
+  // Where this node may connect on a task's behalf (the `a2a` kind's remote agent, plugins using
+  // the node's guarded fetch): comma-separated `public` (any global unicast address), IPs, CIDRs,
+  // host names and host globs (*.example.com). Default "public": loopback, private, link-local,
+  // metadata and other special addresses are refused unless an entry allows them.
+  EGRESS_ALLOW: z
+    .string()
+    .default("public")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        egressPolicy(entries);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
   // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
   A2A_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   // Operator agents: how long to wait for an operator that is not connected (or left mid-turn)

@@ -6,7 +6,7 @@
 // fails with `operator_unavailable` (retryable), and the kernel retries per the agent's retry
 // policy from the last checkpoint. The runner decides nothing more than that.
 import { type ClaimGranted, OperatorReply, type OperatorTurn, SwitchyardError, subjects } from "@switchyard/contracts";
-import { decodeJson, encodeJson, type KV, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { decodeJson, encodeJson, isNoResponders, isRequestTimeout, type KV, type Logger, type NatsConnection } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import type { Model, ModelChunk, RoundInput } from "./model.ts";
 
@@ -62,7 +62,9 @@ export class OperatorModel implements Model {
     try {
       const e = await this.#link.operators.get(this.#ref);
       if (e?.operation !== "PUT") return null;
-      const rec = e.json() as { session?: string; registered_at?: string };
+      const rec = e.json() as { session?: string; registered_at?: string; tenant?: string };
+      // Another tenant's operator under this id is not ours: its turns would leak this task's input.
+      if (rec.tenant !== undefined && rec.tenant !== this.#grant.tenant) return null;
       return rec.session ?? rec.registered_at ?? "registered";
     } catch {
       return "unknown"; // cannot tell: do not count it as gone
@@ -112,9 +114,8 @@ export class OperatorModel implements Model {
         return { kind: "reply" as const, reply: decoded.value };
       },
       (err: unknown) => {
-        const text = String((err as Error)?.message ?? err);
-        if (/no responders|503/i.test(text)) return { kind: "gone" as const, why: "no responders" };
-        if (/timeout/i.test(text))
+        if (isNoResponders(err)) return { kind: "gone" as const, why: "no responders" };
+        if (isRequestTimeout(err))
           throw new SwitchyardError("model_error", `operator '${this.#ref}' did not answer within ${this.#link.turnTimeoutMs} ms`, { retryable: true });
         throw err;
       },

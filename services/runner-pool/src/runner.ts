@@ -23,6 +23,7 @@ import {
   buildEvent,
   decodeJson,
   encodeJson,
+  isConsumerExists,
   type JetStreamClient,
   type KV,
   type Logger,
@@ -32,6 +33,7 @@ import {
 } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
 import { inputText } from "./agent-loop.ts";
+import { type EgressPolicy, egressFetch, egressPolicy } from "./egress.ts";
 import type { RunnerEnv } from "./env.ts";
 import { EventSink } from "./event-sink.ts";
 import type { NodeInfo, RoundCheck, RunOutcome, StopReason } from "./kinds/kind.ts";
@@ -159,7 +161,7 @@ export class RunnerNodeService {
         });
       } catch (err) {
         // Another node created it at the same moment.
-        if (!/already|exists/i.test(String(err))) throw err;
+        if (!isConsumerExists(err)) throw err;
       }
     }
   }
@@ -300,6 +302,7 @@ export class RunnerNodeService {
           node: this.#nodeInfo(kind),
           log: log.child({ kind }),
           textChunkChars: this.#env.TEXT_CHUNK_CHARS,
+          egress: egressFetch(this.#egressPolicy),
         });
       }
     } catch (err) {
@@ -403,6 +406,13 @@ export class RunnerNodeService {
         await sleep(delay, signal);
       }
     }
+  }
+
+  #egressPolicyCache: EgressPolicy | undefined;
+  /** EGRESS_ALLOW, parsed once (the env schema already checked it). */
+  get #egressPolicy(): EgressPolicy {
+    this.#egressPolicyCache ??= egressPolicy(this.#env.EGRESS_ALLOW);
+    return this.#egressPolicyCache;
   }
 
   #nodeInfo(kind: string): NodeInfo {

@@ -1,32 +1,48 @@
 // The agent catalog in KV `sy_agents`: validated definitions keyed by name.
 
-import { AgentDef, checkRunnerConfig, describeZodIssues, SwitchyardError, subjects } from "@switchyard/contracts";
+import { AgentDef, agentKey, checkRunnerConfig, describeZodIssues, type OperatorRecord, SwitchyardError, subjects } from "@switchyard/contracts";
 import { type KV, readRunnerKind } from "@switchyard/runtime";
-import { Ajv } from "ajv";
+import { compileClientSchema } from "@switchyard/runtime/client-schema";
 
-/** Compiles the JSON Schemas of external tools, so a broken one is refused at PUT, not at answer time. */
-const ajv = new Ajv({ allErrors: true, strict: false });
+/** Agents a tenant may hold when the spawner is given no limit. */
+export const DEFAULT_MAX_AGENTS_PER_TENANT = 1000;
 
+/**
+ * Tenancy (docs/SECURITY.md): a tenant reads and runs its own agents and the shared ones (loaded
+ * from AGENTS_DIR, `tenant` undefined), and writes and deletes only its own. A tenant's agent of
+ * the same name as a shared one shadows it for that tenant alone.
+ */
 export class AgentCatalog {
   readonly #kv: KV;
   readonly #runnerKinds: KV | undefined;
   readonly #operators: KV | undefined;
+  readonly #maxPerTenant: number;
   /**
    * `runnerKinds`: when given, a remote default executor's config is checked against its kind's
    * schema. `operators`: when given, an operator agent's operator must be registered.
    */
-  constructor(kv: KV, runnerKinds?: KV, operators?: KV) {
+  constructor(kv: KV, runnerKinds?: KV, operators?: KV, maxPerTenant = DEFAULT_MAX_AGENTS_PER_TENANT) {
     this.#kv = kv;
     this.#runnerKinds = runnerKinds;
     this.#operators = operators;
+    this.#maxPerTenant = maxPerTenant;
   }
 
   /** Validates and stores a definition. The name in the path wins over a missing body name. */
-  async put(name: string, raw: unknown): Promise<AgentDef> {
+  async put(name: string, raw: unknown, tenant?: string): Promise<AgentDef> {
     const def = validateAgentDef(name, raw);
     await this.#checkExecutorConfig(def);
-    await this.#checkOperator(def);
-    await this.#kv.put(name, JSON.stringify(def));
+    await this.#checkOperator(def, tenant);
+    const key = agentKey(tenant, name);
+    if (tenant !== undefined && (await this.#kv.get(key))?.operation !== "PUT") {
+      const held = (await this.#names(tenant)).length;
+      if (held >= this.#maxPerTenant) {
+        throw new SwitchyardError("rate_limited", `tenant '${tenant}' has ${held} agents, the most it may hold (MAX_AGENTS_PER_TENANT); delete one first`, {
+          details: { quota: "agents", limit: this.#maxPerTenant, used: held },
+        });
+      }
+    }
+    await this.#kv.put(key, JSON.stringify(def));
     return def;
   }
 
@@ -44,11 +60,12 @@ export class AgentCatalog {
     );
   }
 
-  /** An operator agent names an operator that is registered now. */
-  async #checkOperator(def: AgentDef): Promise<void> {
+  /** An operator agent names an operator that is registered now, by its tenant or by the fleet (over NATS). */
+  async #checkOperator(def: AgentDef, tenant: string | undefined): Promise<void> {
     if (def.kind !== "operator" || !this.#operators || !def.operator_ref) return;
     const entry = await this.#operators.get(def.operator_ref);
-    if (entry?.operation === "PUT") return;
+    const owner = entry?.operation === "PUT" ? (entry.json() as OperatorRecord).tenant : undefined;
+    if (entry?.operation === "PUT" && (owner === undefined || owner === tenant)) return;
     throw new SwitchyardError(
       "invalid_agent",
       `invalid agent definition: operator_ref: no operator '${def.operator_ref}' is registered (connect it over the WebSocket /v1/operators/${def.operator_ref}/connect or register it on ${subjects.operatorRegister} first)`,
@@ -56,24 +73,47 @@ export class AgentCatalog {
     );
   }
 
-  async get(name: string): Promise<AgentDef | null> {
-    const entry = await this.#kv.get(name);
+  async #read(key: string): Promise<AgentDef | null> {
+    const entry = await this.#kv.get(key);
     if (entry?.operation !== "PUT") return null;
     return AgentDef.parse(entry.json());
   }
 
-  async list(): Promise<AgentDef[]> {
-    const names: string[] = [];
-    for await (const k of await this.#kv.keys()) names.push(k);
-    names.sort();
-    const defs = await Promise.all(names.map((n) => this.get(n)));
-    return defs.filter((d): d is AgentDef => d !== null);
+  /** The tenant's agent of that name, else the shared one. */
+  async get(name: string, tenant?: string): Promise<AgentDef | null> {
+    if (tenant !== undefined) {
+      const own = await this.#read(agentKey(tenant, name));
+      if (own) return own;
+    }
+    return this.#read(agentKey(undefined, name));
   }
 
-  async delete(name: string): Promise<boolean> {
-    const existing = await this.get(name);
-    if (!existing) return false;
-    await this.#kv.delete(name);
+  /** Names stored under one owner (a tenant, or the shared catalog). */
+  async #names(tenant: string | undefined): Promise<string[]> {
+    const prefix = `${agentKey(tenant, "")}`;
+    const names: string[] = [];
+    for await (const k of await this.#kv.keys(`${prefix}*`)) names.push(k.slice(prefix.length));
+    return names;
+  }
+
+  /** The tenant's agents and the shared ones it does not shadow, by name. */
+  async list(tenant?: string): Promise<AgentDef[]> {
+    const own = tenant === undefined ? [] : await this.#names(tenant);
+    const shared = (await this.#names(undefined)).filter((n) => !own.includes(n));
+    const defs = await Promise.all([...own.map((n) => this.#read(agentKey(tenant, n))), ...shared.map((n) => this.#read(agentKey(undefined, n)))]);
+    return defs.filter((d): d is AgentDef => d !== null).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Deletes the tenant's own agent; a shared one is read-only (403), another tenant's does not exist. */
+  async delete(name: string, tenant?: string): Promise<boolean> {
+    const key = agentKey(tenant, name);
+    if (!(await this.#read(key))) {
+      if (tenant !== undefined && (await this.#read(agentKey(undefined, name)))) {
+        throw new SwitchyardError("forbidden", `agent '${name}' is shared (loaded from AGENTS_DIR) and read-only`);
+      }
+      return false;
+    }
+    await this.#kv.delete(key);
     return true;
   }
 }
@@ -101,15 +141,10 @@ export function validateAgentDef(name: string, raw: unknown): AgentDef {
     for (const field of ["parameters", "returns"] as const) {
       const schema = tool[field];
       if (schema === undefined) continue;
-      try {
-        ajv.compile(schema);
-      } catch (err) {
-        schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a valid JSON Schema: ${(err as Error).message}` });
-      } finally {
-        // Only checked here: leave nothing in ajv's registry (a second PUT of a schema with an
-        // $id would be refused as a duplicate, and the registry would grow with every PUT).
-        ajv.removeSchema(schema);
-      }
+      // Compiled as the kernel will (linear-time patterns, size caps), so a schema it could not
+      // use is refused at PUT, not at answer time.
+      const compiled = compileClientSchema(schema);
+      if (!compiled.ok) schemaIssues.push({ path: `tools.${i}.${field}`, message: `not a usable JSON Schema: ${compiled.message}` });
     }
   }
   if (schemaIssues.length > 0) {

@@ -28,7 +28,7 @@ function errorReply(err: unknown): SpawnerReply {
 await runService("spawner", SpawnerEnv, async ({ env, log }) => {
   const nc = await connectNats(env.NATS_URL, "spawner", log);
   const topo = await ensureTopology(nc, env);
-  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators);
+  const catalog = new AgentCatalog(topo.agents, topo.runnerKinds, topo.operators, env.MAX_AGENTS_PER_TENANT);
   const metrics = createMetrics("spawner");
 
   if (env.AGENTS_DIR) {
@@ -50,23 +50,30 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
 
   const notFound = (name: string) => new SwitchyardError("agent_not_found", `agent '${name}' not found`);
   const subs = [
-    serve(subjects.agentPut, AgentPutRequest, (req) => catalog.put(req.name, req.def)),
-    serve(subjects.agentGet, AgentNameRequest, async (req) => (await catalog.get(req.name)) ?? Promise.reject(notFound(req.name))),
-    serve(subjects.agentList, AgentListRequest, () => catalog.list()),
+    serve(subjects.agentPut, AgentPutRequest, (req) => catalog.put(req.name, req.def, req.tenant)),
+    serve(subjects.agentGet, AgentNameRequest, async (req) => (await catalog.get(req.name, req.tenant)) ?? Promise.reject(notFound(req.name))),
+    serve(subjects.agentList, AgentListRequest, (req) => catalog.list(req.tenant)),
     serve(subjects.agentDelete, AgentNameRequest, async (req) =>
-      (await catalog.delete(req.name)) ? { deleted: req.name } : Promise.reject(notFound(req.name)),
+      (await catalog.delete(req.name, req.tenant)) ? { deleted: req.name } : Promise.reject(notFound(req.name)),
     ),
     // Operators: a registration is renewed by sending it again; it expires after OPERATOR_TTL_MS.
     serve(subjects.operatorRegister, OperatorRegister, async (req) => {
       const now = new Date().toISOString();
       const existing = await topo.operators.get(req.id);
-      const since = existing?.operation === "PUT" ? (existing.json() as OperatorRecord).registered_at : now;
+      const previous = existing?.operation === "PUT" ? (existing.json() as OperatorRecord) : undefined;
+      // An id belongs to whoever registered it while the registration lives: another tenant
+      // (or a tenant, for a fleet operator's id) cannot take it over (docs/SECURITY.md).
+      if (previous && previous.tenant !== req.tenant) {
+        throw new SwitchyardError("forbidden", `operator '${req.id}' is registered by another tenant`);
+      }
+      const since = previous ? previous.registered_at : now;
       const record: OperatorRecord = {
         v: 1,
         id: req.id,
         description: req.description,
         via: req.via,
         ...(req.session ? { session: req.session } : {}),
+        ...(req.tenant ? { tenant: req.tenant } : {}),
         registered_at: since,
         last_seen: now,
       };
@@ -89,7 +96,8 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
       return { unregistered: req.id };
     }),
     serve(subjects.plan, PlanRequest, async (req) => {
-      const def = await catalog.get(req.agent);
+      // The submitter's tenant: its own agent, else a shared one; never another tenant's.
+      const def = await catalog.get(req.agent, req.tenant);
       if (!def) throw notFound(req.agent);
       return compileRunPlan(def, req.executor);
     }),

@@ -31,13 +31,25 @@ describe("compileRunPlan", () => {
     });
   });
 
-  it("lets the task's executor override the agent's and derives runner_kind from it", () => {
-    const local = compileRunPlan(def, { type: "local" });
+  it("lets the task's executor override the agent's when the agent lists its kind, and derives runner_kind from it", () => {
+    const open = { ...def, executor_overrides: ["local", "arm"] };
+    const local = compileRunPlan(open, { type: "local" });
     expect(local.executor).toEqual({ type: "local" });
     expect(local.runner_kind).toBe("local");
-    const other = compileRunPlan(def, { type: "remote", runner: { kind: "arm", config: { a: 1 } } });
+    const other = compileRunPlan(open, { type: "remote", runner: { kind: "arm", config: { a: 1 } } });
     expect(other.executor).toEqual({ type: "remote", runner: { kind: "arm", config: { a: 1 } } });
     expect(other.runner_kind).toBe("arm");
+  });
+
+  it("refuses a task's executor of a kind the agent does not list (executor_not_allowed, naming executor)", () => {
+    const err = (() => {
+      try {
+        compileRunPlan({ ...def, executor_overrides: ["arm"] }, { type: "remote", runner: { kind: "process", config: {} } });
+      } catch (e) {
+        return e as SwitchyardError;
+      }
+    })();
+    expect(err?.toWire()).toMatchObject({ code: "executor_not_allowed", retryable: false, details: [{ path: "executor" }] });
   });
 
   it("compiles an operator agent: no model, the operator's id in the plan", () => {

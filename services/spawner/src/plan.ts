@@ -1,5 +1,5 @@
 // Compiles an agent definition into the run plan a runner executes for one task.
-import { type AgentDef, type Executor, type RunPlan, runnerKindOf, SwitchyardError } from "@switchyard/contracts";
+import { type AgentDef, type Executor, executorOverrideRefusal, type RunPlan, runnerKindOf, SwitchyardError } from "@switchyard/contracts";
 
 /**
  * The agent-kind registry: one factory per kind, compiling a definition into a run plan.
@@ -32,9 +32,11 @@ export function isKnownAgentKind(kind: string): boolean {
   return Object.hasOwn(COMPILERS, kind);
 }
 
-/** The task's executor, when given, overrides the agent's default. */
+/** The task's executor, when given, overrides the agent's default if the agent allows its kind (`executor_overrides`). */
 export function compileRunPlan(def: AgentDef, executorOverride?: Executor): RunPlan {
   const compile = Object.hasOwn(COMPILERS, def.kind) ? COMPILERS[def.kind] : undefined;
   if (!compile) throw new SwitchyardError("invalid_agent", `agent kind '${def.kind}' has no factory on this spawner`);
+  const refusal = executorOverrideRefusal(def, executorOverride);
+  if (refusal) throw new SwitchyardError("executor_not_allowed", refusal, { retryable: false, details: [{ path: "executor", message: refusal }] });
   return compile(def, executorOverride ?? def.executor);
 }

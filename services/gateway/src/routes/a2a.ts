@@ -3,7 +3,7 @@
 // served by @a2a-js/sdk's JsonRpcTransportHandler. Streaming methods answer with SSE.
 import { A2A_VERSION_HEADER, type AgentCard } from "@a2a-js/sdk";
 import { JsonRpcTransportHandler, ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
-import { AgentDef, Slug } from "@switchyard/contracts";
+import { AgentDef, agentKey, Slug } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { a2aHandler, agentCard } from "../a2a.ts";
 import type { GatewayContext } from "../context.ts";
@@ -19,7 +19,9 @@ export function a2aRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (
   };
 
   const loadCard = async (req: FastifyRequest, name: string): Promise<AgentCard> => {
-    const entry = await ctx.agents.get(name);
+    // The tenant's own agent first, then a shared one (as a submit resolves it).
+    const own = await ctx.agents.get(agentKey(tenantOf(req), name));
+    const entry = own?.operation === "PUT" ? own : await ctx.agents.get(agentKey(undefined, name));
     if (entry?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${name}' not found`, [{ path: "agent", message: "no such agent" }]);
     const def = AgentDef.safeParse(entry.json());
     return agentCard({ name, ...(def.success && def.data.description ? { description: def.data.description } : {}) }, urlOf(req, name), secured);

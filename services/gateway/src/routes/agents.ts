@@ -1,7 +1,7 @@
 // Agent catalog: the spawner owns it; the gateway forwards over request/reply.
 import { type AgentNameRequest, Slug, type SpawnerReply, SpawnerReply as SpawnerReplySchema, SwitchyardError, subjects } from "@switchyard/contracts";
 import { requestJson } from "@switchyard/runtime";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
 import { encodeForBus, fromServiceError, parseOr400 } from "../http-errors.ts";
 
@@ -20,14 +20,20 @@ async function callSpawner(ctx: GatewayContext, subject: string, payload: unknow
   return reply.value;
 }
 
-export function agentRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+export function agentRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
   const nameOf = (params: unknown) => parseOr400(Slug, (params as { name: string }).name, "agent name");
 
+  // Every call names the caller's tenant: the spawner reads its agents and the shared ones, and
+  // writes only its own (docs/SECURITY.md).
   app.put("/v1/agents/:name", async (req) => {
     const name = nameOf(req.params);
-    return callSpawner(ctx, subjects.agentPut, { v: 1, name, def: req.body ?? null });
+    return callSpawner(ctx, subjects.agentPut, { v: 1, name, def: req.body ?? null, tenant: tenantOf(req) });
   });
-  app.get("/v1/agents", async () => ({ items: await callSpawner(ctx, subjects.agentList, { v: 1 }) }));
-  app.get("/v1/agents/:name", async (req) => callSpawner(ctx, subjects.agentGet, { v: 1, name: nameOf(req.params) } satisfies AgentNameRequest));
-  app.delete("/v1/agents/:name", async (req) => callSpawner(ctx, subjects.agentDelete, { v: 1, name: nameOf(req.params) } satisfies AgentNameRequest));
+  app.get("/v1/agents", async (req) => ({ items: await callSpawner(ctx, subjects.agentList, { v: 1, tenant: tenantOf(req) }) }));
+  app.get("/v1/agents/:name", async (req) =>
+    callSpawner(ctx, subjects.agentGet, { v: 1, name: nameOf(req.params), tenant: tenantOf(req) } satisfies AgentNameRequest),
+  );
+  app.delete("/v1/agents/:name", async (req) =>
+    callSpawner(ctx, subjects.agentDelete, { v: 1, name: nameOf(req.params), tenant: tenantOf(req) } satisfies AgentNameRequest),
+  );
 }

@@ -9,15 +9,27 @@ import { OPERATOR_TTL_MS, OperatorRecord, OperatorReply, OperatorTurn, Slug, Spa
 import { decodeJson, encodeJson, requestJson } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
+import { HttpProblem } from "../http-errors.ts";
 
 export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
+  // An operator id belongs to the tenant that registered it: another tenant's connect is refused
+  // with 403 before the WebSocket upgrade (the spawner refuses the registration too, for races).
+  app.addHook("preValidation", async (req) => {
+    if (req.routeOptions.url !== "/v1/operators/:id/connect") return;
+    const id = Slug.safeParse((req.params as { id: string }).id);
+    if (!id.success) return;
+    const owner = await operatorOwner(ctx, id.data);
+    if (owner !== null && owner !== tenantOf(req)) throw new HttpProblem("forbidden", `operator '${id.data}' is registered by another tenant`);
+  });
+
   app.get("/v1/operators", async (req) => {
-    tenantOf(req);
+    const tenant = tenantOf(req);
     const items: OperatorRecord[] = [];
     for await (const key of await ctx.operators.keys()) {
       const e = await ctx.operators.get(key);
       const parsed = e?.operation === "PUT" ? OperatorRecord.safeParse(e.json()) : null;
-      if (parsed?.success) items.push(parsed.data);
+      // The caller's operators and the fleet's (registered over NATS, usable by every tenant).
+      if (parsed?.success && (parsed.data.tenant === undefined || parsed.data.tenant === tenant)) items.push(parsed.data);
     }
     return { items: items.sort((a, b) => a.id.localeCompare(b.id)) };
   });
@@ -33,8 +45,9 @@ export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenant
     // Browsers cannot set headers on a WebSocket: the token may come as ?access_token= instead.
     const token = (req.query as { access_token?: unknown }).access_token;
     if (!req.headers.authorization && typeof token === "string") req.headers.authorization = `Bearer ${token}`;
+    let tenant: string;
     try {
-      tenantOf(req);
+      tenant = tenantOf(req);
     } catch {
       return refuse(1008, "missing or unknown bearer token");
     }
@@ -49,7 +62,7 @@ export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenant
       const reply = await requestJson(
         ctx.nc,
         subjects.operatorRegister,
-        { v: 1, id: operatorId, description, via: "websocket", session },
+        { v: 1, id: operatorId, description, via: "websocket", session, tenant },
         SpawnerReply,
         ctx.env.SPAWNER_TIMEOUT_MS,
       );
@@ -105,4 +118,12 @@ export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenant
       (err: unknown) => refuse(1011, `could not register: ${(err as Error).message}`),
     );
   });
+}
+
+/** The tenant that registered operator `id`: null when none is registered, undefined for a fleet operator (NATS). */
+async function operatorOwner(ctx: GatewayContext, id: string): Promise<string | null | undefined> {
+  const e = await ctx.operators.get(id);
+  if (e?.operation !== "PUT") return null;
+  const parsed = OperatorRecord.safeParse(e.json());
+  return parsed.success ? (parsed.data.tenant ?? undefined) : null;
 }

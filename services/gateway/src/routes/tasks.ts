@@ -2,14 +2,17 @@
 // commands to the kernel (SY_CMD) and reads records from KV.
 import {
   AgentDef,
+  agentKey,
   type CancelTask,
   checkRunnerConfig,
   Executor,
+  executorOverrideRefusal,
   idempotencyRecordKey,
   isTerminal,
   ListTasksQuery,
   type ListTasksResponse,
   raisedLimits,
+  redisKeys,
   type SubmitTask,
   SubmitTaskBody,
   type SubmitTaskResponse,
@@ -42,11 +45,16 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
       const existing = await findIdempotent(ctx, tenant, key, 0);
       if (existing) return reply.code(202).send(submitted(existing, true));
     }
-    const agent = await ctx.agents.get(body.agent);
+    // The tenant's own agent, else a shared one (the kernel's run plan resolves the same way).
+    const own = await ctx.agents.get(agentKey(tenant, body.agent));
+    const agent = own?.operation === "PUT" ? own : await ctx.agents.get(agentKey(undefined, body.agent));
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
+    const def = AgentDef.safeParse(agent.json());
+    // A task may choose another executor only of a kind its agent lists (the spawner checks again).
+    const refusal = def.success ? executorOverrideRefusal(def.data, body.executor) : null;
+    if (refusal) throw new HttpProblem("executor_not_allowed", refusal, [{ path: "executor", message: refusal }]);
     if (body.limits) {
       // A task may lower its agent's limits, never raise them (the kernel also takes the smaller).
-      const def = AgentDef.safeParse(agent.json());
       const raised = def.success ? raisedLimits(def.data.limits, body.limits) : [];
       if (raised.length > 0) {
         const details = raised.map((r) => ({ path: `limits.${r.field}`, message: `may lower the agent's ${r.field} (${r.agent}), not raise it (${r.task})` }));
@@ -104,25 +112,35 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
   app.get("/v1/tasks", async (req): Promise<ListTasksResponse> => {
     const tenant = tenantOf(req);
     const q = parseOr400(ListTasksQuery, req.query, "query");
-    const ids: string[] = [];
-    for await (const k of await ctx.tasks.keys()) ids.push(k);
-    ids.sort().reverse(); // UUIDv7: newest first
-    const start = q.cursor ? ids.findIndex((id) => id < (q.cursor as string)) : 0;
+    // The tenant's index (kept by the kernel, newest first): a page costs its own reads, not a
+    // scan of every tenant's tasks. With a filter, batches are read until the page is full.
     const items = [];
     const nodes = nodesOnce(ctx);
     let next: string | null = null;
-    for (let i = start < 0 ? ids.length : start; i < ids.length; i++) {
-      const entry = await ctx.tasks.get(ids[i] as string);
-      if (entry?.operation !== "PUT") continue;
-      const parsed = TaskRecord.safeParse(entry.json());
-      if (!parsed.success) continue;
-      const t = parsed.data;
-      if (t.tenant !== tenant || (q.status && t.status !== q.status) || (q.agent && t.agent !== q.agent)) continue;
-      if (items.length === q.limit) {
-        next = items[items.length - 1]?.id ?? null;
-        break;
+    let from = q.cursor ? `(${q.cursor}` : "+";
+    const batch = q.status || q.agent ? Math.max(q.limit * 2, 100) : q.limit + 1;
+    scan: for (;;) {
+      let ids: string[];
+      try {
+        ids = await ctx.redis.zrevrangebylex(redisKeys.tenantTasks(tenant), from, "-", "LIMIT", 0, batch);
+      } catch {
+        throw new HttpProblem("unavailable", "task index (Redis) is unreachable");
       }
-      items.push(await viewTask(ctx, t, nodes));
+      const entries = await Promise.all(ids.map((id) => ctx.tasks.get(id)));
+      for (const entry of entries) {
+        if (entry?.operation !== "PUT") continue; // expired (TASK_RETENTION_HOURS)
+        const parsed = TaskRecord.safeParse(entry.json());
+        if (!parsed.success) continue;
+        const t = parsed.data;
+        if (t.tenant !== tenant || (q.status && t.status !== q.status) || (q.agent && t.agent !== q.agent)) continue;
+        if (items.length === q.limit) {
+          next = items[items.length - 1]?.id ?? null;
+          break scan;
+        }
+        items.push(await viewTask(ctx, t, nodes));
+      }
+      if (ids.length < batch) break;
+      from = `(${ids[ids.length - 1]}`;
     }
     return { items, next_cursor: next };
   });

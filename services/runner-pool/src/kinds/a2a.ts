@@ -8,6 +8,7 @@ import { type Message, type Part, Role, type StreamResponse, type Task, TaskStat
 import { type Client, ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory } from "@a2a-js/sdk/client";
 import type { WireError } from "@switchyard/contracts";
 import { z } from "zod";
+import { type EgressFetch, type EgressPolicy, egressFetch, remoteExcerpt } from "../egress.ts";
 import { defineRunnerKind, type RunContext, type RunOutcome } from "./kind.ts";
 
 export const A2aConfig = z
@@ -25,6 +26,8 @@ const A2aResume = z.object({ task_id: z.string().min(1), context_id: z.string().
 
 export interface A2aKindOptions {
   requestTimeoutMs: number;
+  /** Where this kind may connect; default the node's EGRESS_ALLOW (the run's `ctx.egress`). */
+  egress?: EgressPolicy;
 }
 
 const TERMINAL = new Set([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
@@ -53,11 +56,11 @@ const stateName = (s: TaskState | undefined): string =>
         .toLowerCase()
         .replace(/_/g, "-");
 
-async function connect(config: A2aConfig, timeoutMs: number): Promise<Client> {
+async function connect(config: A2aConfig, timeoutMs: number, egress: EgressFetch): Promise<Client> {
   const fetchImpl: typeof fetch = (input, init) => {
     const headers = new Headers(init?.headers);
     for (const [k, v] of Object.entries(config.headers)) headers.set(k, v);
-    return fetch(input, { ...init, headers });
+    return egress.fetch(input, { ...init, headers });
   };
   const factory = new ClientFactory({
     transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
@@ -82,11 +85,19 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
     ctx.setState({ ...remoteState });
   };
 
+  // Every request of this run (card, messages, redirects) connects only where EGRESS_ALLOW allows.
+  const egress = opts.egress ? egressFetch(opts.egress) : ctx.egress;
+  /** A refused destination fails the task at once (not retried); other errors keep only a short excerpt of what the remote said. */
+  const failure = (err: unknown, what: string): WireError => {
+    const denied = egress.lastDenial();
+    if (denied) return { code: "egress_denied", message: `a2a: ${denied.message}`, retryable: false };
+    return { code: "remote_error", message: `a2a: ${what}${remoteExcerpt((err as Error).message ?? String(err))}`, retryable: true };
+  };
   let client: Client;
   try {
-    client = await connect(ctx.config, opts.requestTimeoutMs);
+    client = await connect(ctx.config, opts.requestTimeoutMs, egress);
   } catch (err) {
-    return failed(ctx, { code: "remote_error", message: `a2a: cannot reach the remote agent: ${(err as Error).message}`, retryable: true });
+    return failed(ctx, failure(err, "cannot reach the remote agent: "));
   }
   publishState({ protocol: client.protocolVersion });
 
@@ -125,7 +136,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
       if (remote) void client.cancelTask({ tenant: "", id: remote.task_id, metadata: undefined }).catch(() => undefined);
       return failed(ctx, {
         code: "input_required_unsupported",
-        message: `a2a: the remote agent asked for ${status.state === TaskState.TASK_STATE_AUTH_REQUIRED ? "authentication" : "input"}${said ? `: ${said}` : ""}; relaying it back is not supported, so the remote task was canceled`,
+        message: `a2a: the remote agent asked for ${status.state === TaskState.TASK_STATE_AUTH_REQUIRED ? "authentication" : "input"}${said ? `: ${remoteExcerpt(said)}` : ""}; relaying it back is not supported, so the remote task was canceled`,
         retryable: false,
       });
     }
@@ -142,7 +153,11 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
       await ctx.events.emit("step.finish", { round });
       return { kind: "finished", result: { text }, usage: ctx.grant.usage };
     }
-    return failed(ctx, { code: "remote_error", message: `a2a: remote task ${stateName(status.state)}${said ? `: ${said}` : ""}`, retryable: false });
+    return failed(ctx, {
+      code: "remote_error",
+      message: `a2a: remote task ${stateName(status.state)}${said ? `: ${remoteExcerpt(said)}` : ""}`,
+      retryable: false,
+    });
   };
 
   const onEvent = async (ev: StreamResponse): Promise<RunOutcome | null> => {
@@ -207,7 +222,7 @@ async function runRemoteAgent(ctx: RunContext<A2aConfig>, opts: A2aKindOptions):
     return failed(ctx, lostStream());
   } catch (err) {
     if (ctx.signal.aborted) return { kind: "aborted", usage: ctx.grant.usage };
-    return failed(ctx, { code: "remote_error", message: `a2a: ${(err as Error).message}`, retryable: true });
+    return failed(ctx, failure(err, ""));
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
   }

@@ -9,7 +9,7 @@ import type { AnyRunnerKind } from "./registry.ts";
 export function builtinKinds(env: RunnerEnv, deps: ModelLoopDeps = {}): AnyRunnerKind[] {
   return [
     modelLoopKind("local", LOCAL_DESCRIPTION, deps),
-    processKind({ agentsDir: env.PROCESS_AGENTS_DIR, stopGraceMs: env.PROCESS_STOP_GRACE_MS }),
+    processKind({ agentsDir: env.PROCESS_AGENTS_DIR, stopGraceMs: env.PROCESS_STOP_GRACE_MS, envAllow: env.PROCESS_ENV_ALLOW }),
     a2aKind({ requestTimeoutMs: env.A2A_REQUEST_TIMEOUT_MS }),
   ];
 }

@@ -6,6 +6,9 @@
 import type { Checkpoint, ClaimGranted, EventType, JsonObject, RoundReport, RoundVerdict, TaskResult, Usage, WireError } from "@switchyard/contracts";
 import type { Logger } from "@switchyard/runtime";
 import type { z } from "zod";
+import type { EgressFetch } from "../egress.ts";
+
+export { EgressDenied, type EgressFetch, remoteExcerpt } from "../egress.ts";
 
 /** How one attempt ended on this node. `aborted`: stopped from outside (see `stopReason`). */
 export type RunOutcome =
@@ -63,6 +66,12 @@ export interface RunContext<C> {
   log: Logger;
   /** Max characters per text.delta a kind should emit. */
   textChunkChars: number;
+  /**
+   * This run's guarded fetch: connects only where the node's EGRESS_ALLOW allows (redirects
+   * checked too). A kind that opens a URL a client gave must use it, and report
+   * `egress.lastDenial()` as a non-retryable `egress_denied` (see docs/EGRESS.md).
+   */
+  egress: EgressFetch;
 }
 
 export interface RunnerKind<C = unknown> {

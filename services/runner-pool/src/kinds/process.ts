@@ -15,17 +15,39 @@ import type { JsonObject, Usage, WireError } from "@switchyard/contracts";
 import { z } from "zod";
 import { BUILTIN_TOOLS, runTool } from "../tools.ts";
 import { defineRunnerKind, type NodeInfo, type RunContext, type RunOutcome } from "./kind.ts";
+import { type EnvPolicy, envPolicy } from "./process-env.ts";
 
 /** A program name: a file in PROCESS_AGENTS_DIR, never a path. */
 const ProgramName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be a file name in the runner's agents folder (no '/')");
 
-export const ProcessConfig = z
-  .object({
-    program: ProgramName,
-    args: z.array(z.string().max(4096)).max(64).default([]),
-    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string().max(65_536)).default({}),
-  })
-  .strict();
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/**
+ * The config schema of this node's `process` kind. `env` names must fit the node's policy
+ * (PROCESS_ENV_ALLOW minus the hard deny list), so the published JSON Schema lets the gateway
+ * refuse a forbidden name at submit; the node checks again before starting anything.
+ */
+export function processConfigSchema(policy: EnvPolicy) {
+  return z
+    .object({
+      program: ProgramName,
+      args: z.array(z.string().max(4096)).max(64).default([]),
+      env: z
+        .record(z.string().regex(policy.namePattern), z.string().max(65_536), {
+          error: (iss) => {
+            if (iss.code !== "invalid_key") return undefined;
+            const name = String(iss.path?.at(-1) ?? "");
+            return ENV_NAME.test(name) && name.length <= 128
+              ? (policy.refusal(name) ?? "not allowed")
+              : `'${name.slice(0, 128)}' is not an upper-case variable name ([A-Z_][A-Z0-9_]*, at most 128 characters)`;
+          },
+        })
+        .default({}),
+    })
+    .strict();
+}
+/** The shape without a node's env policy (any well-formed name). */
+export const ProcessConfig = processConfigSchema(envPolicy(["*"]));
 export type ProcessConfig = z.infer<typeof ProcessConfig>;
 
 /** One line an agent writes on stdout (docs/process-protocol.md). */
@@ -57,14 +79,17 @@ const SWEEP_INTERVAL_MS = 5000;
 export interface ProcessKindOptions {
   agentsDir: string;
   stopGraceMs: number;
+  /** PROCESS_ENV_ALLOW: the names (and `*` globs) of variables a task may set; default none. */
+  envAllow?: readonly string[];
 }
 
 export function processKind(opts: ProcessKindOptions) {
-  return defineRunnerKind({
+  const policy = envPolicy(opts.envAllow ?? []);
+  return defineRunnerKind<ProcessConfig>({
     kind: "process",
     description: "Runs an agent program from the runner's agents folder as a subprocess speaking JSON lines over stdio (docs/process-protocol.md).",
-    configSchema: ProcessConfig,
-    run: (ctx) => runProcessAgent(ctx, opts),
+    configSchema: processConfigSchema(policy),
+    run: (ctx) => runProcessAgent(ctx, opts, policy),
     onNodeStart: async (node) => {
       await claimWorkspaceRoot(node);
       const timer = setInterval(() => void sweepDeadNodes(node).catch(() => undefined), SWEEP_INTERVAL_MS);
@@ -75,7 +100,7 @@ export function processKind(opts: ProcessKindOptions) {
 
 // ---- one attempt ----
 
-async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKindOptions): Promise<RunOutcome> {
+async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKindOptions, policy: EnvPolicy): Promise<RunOutcome> {
   const { grant, config, log } = ctx;
   const baseRound = grant.checkpoint?.round ?? 0;
   let round = baseRound + 1;
@@ -96,6 +121,17 @@ async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKind
     ctx.setState({ ...state, history: [...history] });
   };
 
+  // The config was parsed with this node's schema; the policy is checked again here so that no
+  // path (an older record, another node's schema in KV) starts a program with a denied variable.
+  const refusals = Object.keys(config.env)
+    .map((name) => policy.refusal(name))
+    .filter((r): r is string => r !== null);
+  if (refusals.length > 0) {
+    const error = { code: "invalid_config", message: `process agent not started: ${refusals.join("; ")}`, retryable: false };
+    setStatus("failed", { reason: error.message });
+    await ctx.events.emit("error", error);
+    return { kind: "failed", error, usage };
+  }
   const program = path.join(opts.agentsDir, config.program);
   if (!existsSync(program)) {
     const error = { code: "invalid_config", message: `process agent '${config.program}' is not in this runner's agents folder`, retryable: false };
@@ -109,7 +145,7 @@ async function runProcessAgent(ctx: RunContext<ProcessConfig>, opts: ProcessKind
   const [command, args] = SCRIPT_EXTENSIONS.test(program) ? [process.execPath, [program, ...config.args]] : [program, config.args];
   const child = spawn(command, args, {
     cwd: workspace,
-    env: { PATH: process.env.PATH ?? "", HOME: workspace, SY_WORKSPACE: workspace, SY_TASK_ID: grant.task_id, ...config.env },
+    env: { ...config.env, PATH: process.env.PATH ?? "", HOME: workspace, SY_WORKSPACE: workspace, SY_TASK_ID: grant.task_id },
     stdio: ["pipe", "pipe", "pipe"],
     detached: true, // its own process group: stopping it stops whatever it started
   });
