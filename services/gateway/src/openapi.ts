@@ -76,7 +76,9 @@ const problem = (description: string) => ({ description, content: json("Problem"
 const errors = (...codes: number[]) => {
   const words: Record<number, string> = {
     400: "invalid input; `details` names each field",
-    401: "missing or unknown bearer token (when API_KEYS is set)",
+    401: "missing or unknown bearer token (when keys are configured)",
+    403: "the key lacks the route's scope, or the agent forbids the request",
+    429: "over the tenant's quota (Retry-After says when to retry)",
     404: "not found",
     409: "conflict with the task's state",
     413: "too large",
@@ -84,7 +86,9 @@ const errors = (...codes: number[]) => {
     415: "content-type is not application/json",
     503: "a dependency (NATS, Redis, the spawner) is unreachable",
   };
-  return Object.fromEntries(codes.map((c) => [String(c), problem(words[c] ?? "error")]));
+  // Every authenticated route may also refuse a scope (403) or a quota (429).
+  const all = codes.includes(401) ? [...codes, 403, 429] : codes;
+  return Object.fromEntries(all.map((c) => [String(c), problem(words[c] ?? "error")]));
 };
 const taskId = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "task id (UUIDv7)" };
 const agentName = { name: "name", in: "path", required: true, schema: { type: "string" } };
