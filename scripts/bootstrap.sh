@@ -54,6 +54,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 note "nats-server: $( (command -v nats-server || echo /usr/sbin/nats-server) )  redis-server: $(command -v redis-server)"
+# Chromium, for the dashboard's browser test (test/e2e/dashboard.test.ts drives it headless).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium with apt-get (the dashboard's browser test)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "chromium is missing: the dashboard's browser test will fail (Debian: sudo apt-get install chromium)"
+  fi
+fi
 
 # 3. Dependencies, exactly as locked. Skipped when node_modules matches the lockfile.
 stamp="node_modules/.sy-lock-hash"
@@ -79,5 +89,17 @@ if [ "${SY_FORCE_NPM_CI:-}" != "" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" 
 else
   note "node_modules up to date"
 fi
+# 4. Built artefacts the fleet serves or runs: the client library (dist/, used by the CLI and
+# the dashboard) and the dashboard bundle. Rebuilt when any source file is newer than the output.
+build_if_stale() { # <workspace dir> <output file> [other inputs…]
+  local dir="$1" out="$2"
+  shift 2
+  if [ ! -f "$dir/$out" ] || [ -n "$(find "$dir/src" "$dir/package.json" "$@" -newer "$dir/$out" -print -quit 2>/dev/null)" ]; then
+    say "building $dir"
+    npm run build --silent --prefix "$dir" >&2
+  fi
+}
+build_if_stale packages/client dist/index.js
+build_if_stale packages/dashboard dist/index.html packages/client/dist
 note "ready: node $(command -v node) ($(node --version))"
 if [ -x "$local_node" ]; then note "for this shell: eval \"\$(./switchyard env)\""; fi

@@ -10,14 +10,17 @@ import type { GatewayContext } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
 import { quotaHook } from "./quotas.ts";
+import { a2aRoutes } from "./routes/a2a.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes, routeLabel, UNMATCHED_ROUTE } from "./routes/metrics.ts";
 import { operatorRoutes } from "./routes/operators.ts";
 import { runnerRoutes } from "./routes/runners.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { uiRoutes } from "./routes/ui.ts";
 
 /** Longest path parameter routed at all; longer ones are refused with 414 before any handler. */
 const MAX_PARAM_LENGTH = 500;
@@ -91,6 +94,9 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   eventRoutes(app, ctx, tenantOf);
   agentRoutes(app, ctx, tenantOf);
   runnerRoutes(app, ctx);
+  a2aRoutes(app, ctx, tenantOf);
+  uiRoutes(app, ctx);
+  docsRoutes(app);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
   return app;

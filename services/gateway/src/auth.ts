@@ -58,6 +58,23 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "GET /v1/operators": "agents:read",
   // An operator answers agents' turns: it acts for the tenant's agents.
   "GET /v1/operators/:id/connect": "agents:write",
+  // Every agent over A2A: the card shows what the catalog shows; a message submits or answers a task
+  // (the /v1 calls it makes are checked again with the caller's key).
+  "GET /a2a/:agent/.well-known/agent-card.json": "agents:read",
+  "POST /a2a/:agent": "tasks:write",
+  // The dashboard's static files and the API's description hold no data; the page's calls carry the key.
+  "GET /ui": "public",
+  "GET /ui/": "public",
+  "GET /ui/*": "public",
+  "GET /openapi.json": "public",
+  "GET /docs": "public",
+  "GET /docs/": "public",
+  "GET /docs/json": "public",
+  "GET /docs/yaml": "public",
+  "GET /docs/static/index.html": "public",
+  "GET /docs/static/swagger-initializer.js": "public",
+  "GET /docs/static/": "public",
+  "GET /docs/static/*": "public",
 };
 
 /** `token:tenant[:scope,…]` entries; a piece that is only a scope continues the entry before it. */

@@ -55,5 +55,10 @@ export const GatewayEnv = z.object({
   SUBMIT_CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
   // Timeout of request/reply calls to the spawner.
   SPAWNER_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  // The gateway's public base URL (e.g. https://agents.example.com), used in A2A agent cards.
+  // Unset: taken from each request's Host header.
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Directory of the dashboard's built files, served at /ui. Unset: packages/dashboard/dist.
+  UI_DIR: z.string().min(1).optional(),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnv>;
