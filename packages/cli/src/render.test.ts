@@ -5,7 +5,15 @@ import { age, type Out, StreamRenderer, table } from "./render.ts";
 
 const capture = () => {
   const o = { out: "", err: "" };
-  const out: Out = { out: (s) => void (o.out += s), err: (s) => void (o.err += s), color: false };
+  const out: Out = {
+    out: (s) => {
+      o.out += s;
+    },
+    err: (s) => {
+      o.err += s;
+    },
+    color: false,
+  };
   return { o, out };
 };
 const base = { seq: 1, task_id: "t1", run_id: null, attempt: 1, ts: "" };
