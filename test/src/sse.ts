@@ -43,7 +43,8 @@ export function openStream(url: string, headers: Record<string, string> = {}): S
       resolveStatus(res.status);
       if (!res.body) return events;
       const decoder = new TextDecoder();
-      for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      // Node's web streams are async-iterable; a DOM lib in scope (bench) types them without it.
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
     } catch (err) {
       if (!ac.signal.aborted) throw err;
     }

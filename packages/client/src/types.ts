@@ -18,6 +18,10 @@ export interface Usage {
   input_tokens: number;
   output_tokens: number;
   total_tokens: number;
+  /** Of the input tokens, those the provider read from its prompt cache (where it says). */
+  cached_input_tokens?: number;
+  /** Of the output tokens, those spent on reasoning (where the provider says). */
+  reasoning_tokens?: number;
 }
 
 export interface WireError {
@@ -217,6 +221,8 @@ export interface EventDataByType {
   "step.start": { round: number };
   "step.finish": { round: number };
   "text.delta": { round: number; delta: string };
+  /** Reasoning text, where a provider streams it (not part of the round's message). */
+  "reasoning.delta": { round: number; delta: string };
   "tool.call": { round: number; call_id: string; tool: string; args: JsonObject; external?: boolean };
   "tool.result": { round: number; call_id: string; tool: string; result?: unknown; error?: WireError };
   message: { round: number; role: "assistant"; content: string };
