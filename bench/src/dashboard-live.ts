@@ -4,18 +4,15 @@
 // and prints, over REFRESHES list refreshes, the time to fetch the list (every page), the time
 // to render counts + chart + 1,000 table rows, and the longest frame while that goes on.
 // Run: eval "$(./switchyard env)" && node bench/src/dashboard-live.ts
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { createClient } from "@switchyard/client";
 import { startFleet } from "@switchyard/devkit";
-import { chromium } from "playwright-core";
+import { launchBrowser } from "../../test/src/browser.ts";
 
 const TASKS = Number(process.env.TASKS ?? 1000);
 const REFRESHES = Number(process.env.REFRESHES ?? 10);
 
 const fleet = await startFleet();
-const profile = mkdtempSync(path.join(tmpdir(), "sy-bench-chromium-"));
+let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
 try {
   const sy = createClient({ baseUrl: fleet.gatewayUrl });
   await sy.agents.put("bench-sleepy", {
@@ -32,21 +29,8 @@ try {
   for await (const t of sy.tasks.listAll({ limit: 500 })) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   console.log(`live now: ${[...counts].map(([s, n]) => `${s} ${n}`).join(", ")}`);
 
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser();
+  const { context } = browser;
   const page = await context.newPage();
   await page.addInitScript(() => {
     // Longest gap between animation frames: how long the page was unresponsive at worst.
@@ -91,8 +75,7 @@ try {
     `list refresh with ${Math.min(TASKS, 1000)} rows (median / max of ${REFRESHES}): fetch ${median(samples.map((s) => s.fetchMs))} / ${max(samples.map((s) => s.fetchMs))} ms, render ${median(samples.map((s) => s.renderMs))} / ${max(samples.map((s) => s.renderMs))} ms`,
   );
   console.log(`frames meanwhile: ${frames.count}, longest ${frames.max.toFixed(0)} ms, ${frames.over50} over 50 ms`);
-  await context.close();
 } finally {
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await fleet.stop();
 }

@@ -4,16 +4,19 @@ import path from "node:path";
 import { z } from "zod";
 import { egressPolicy } from "./egress.ts";
 
-const kindList = z
-  .string()
-  .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((k) => k.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "each kind must be a slug")));
+/** A comma-separated list: entries trimmed, empty ones dropped. */
+const commaList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    );
+
+const kindList = commaList("").pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "each kind must be a slug")));
 
 export const RunnerEnv = z.object({
   // This node's id (appears in GET /v1/runners and in task records). Default: host-pid.
@@ -27,15 +30,7 @@ export const RunnerEnv = z.object({
     .transform((v) => v === "true"),
   // Modules that add runner kinds: comma-separated paths (relative to the working directory) or
   // package names; each default-exports a runner kind (see docs/how-to-add-a-runner-kind.md).
-  RUNNER_PLUGINS: z
-    .string()
-    .default("")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((k) => k.trim())
-        .filter(Boolean),
-    ),
+  RUNNER_PLUGINS: commaList(""),
   // Directory under which this node keeps run workspaces (<root>/<node_id>/<kind>/<task_id>).
   RUNNER_WORKSPACE_ROOT: z.string().min(1).default(path.join(tmpdir(), "switchyard-runs")),
   // `process` kind: the folder of agent programs a task may name (config.program).
@@ -46,45 +41,27 @@ export const RunnerEnv = z.object({
   // `process` kind: the environment variables a task may set in config.env, comma-separated names
   // or `*` globs (e.g. "MY_FLAG,AGENT_*"). Default empty: none. Names that change how programs
   // start or connect (NODE_OPTIONS, NODE_*, LD_*, DYLD_*, PATH, *_PROXY, …) are refused even if listed.
-  PROCESS_ENV_ALLOW: z
-    .string()
-    .default("")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((k) => k.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .max(128)
-          .regex(/^[A-Z_*][A-Z0-9_*]*$/, "each entry must be an upper-case variable name or a glob of one with '*'"),
-      ),
+  PROCESS_ENV_ALLOW: commaList("").pipe(
+    z.array(
+      z
+        .string()
+        .max(128)
+        .regex(/^[A-Z_*][A-Z0-9_*]*$/, "each entry must be an upper-case variable name or a glob of one with '*'"),
     ),
+  ),
   // `process` kind: how long an agent process has after SIGTERM before SIGKILL.
   PROCESS_STOP_GRACE_MS: z.coerce.number().int().min(0).default(2000),
   // Where this node may connect on a task's behalf (the `a2a` kind's remote agent, plugins using
   // the node's guarded fetch): comma-separated `public` (any global unicast address), IPs, CIDRs,
   // host names and host globs (*.example.com). Default "public": loopback, private, link-local,
   // metadata and other special addresses are refused unless an entry allows them.
-  EGRESS_ALLOW: z
-    .string()
-    .default("public")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((k) => k.trim())
-        .filter(Boolean),
-    )
-    .superRefine((entries, ctx) => {
-      try {
-        egressPolicy(entries);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", message: (err as Error).message });
-      }
-    }),
+  EGRESS_ALLOW: commaList("public").superRefine((entries, ctx) => {
+    try {
+      egressPolicy(entries);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  }),
   // `a2a` kind: how long to wait for a remote agent to answer a request (the stream itself has no timeout).
   A2A_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   // Operator agents: how long to wait for an operator that is not connected (or left mid-turn)
