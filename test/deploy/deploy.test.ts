@@ -1,9 +1,10 @@
 // The deploy files, checked without a Docker engine or a cluster: the Dockerfile's
-// instructions, the compose file against the Compose specification's JSON Schema, and the
-// Kubernetes manifests rendered from deploy/k8s/values.yaml against the Kubernetes and KEDA
-// schemas (kubernetes-models), plus what scaling and draining need from them.
+// instructions, the compose file against the Compose specification's JSON Schema, and the Helm
+// chart deploy/helm/switchyard: `helm lint`, and `helm template` (default values and overrides)
+// against the Kubernetes and KEDA schemas (kubernetes-models), plus what scaling and draining need.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { Ajv2019 } from "ajv/dist/2019.js";
@@ -13,9 +14,8 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Service } from "kubernetes-models/v1";
-import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { loadValues, render, servedKinds } from "../../deploy/k8s/render.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = (p: string) => fs.readFileSync(path.join(ROOT, p), "utf8");
@@ -124,91 +124,176 @@ describe("compose", () => {
   });
 });
 
-describe("Kubernetes manifests", () => {
-  const values = loadValues([path.join(ROOT, "deploy/k8s/values.yaml")]);
-  const manifests = render(values);
-  const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-    "apps/v1/Deployment": Deployment,
-    "v1/ConfigMap": ConfigMap,
-    "v1/Service": Service,
-    "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
-    "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
-    "keda.sh/v1alpha1/ScaledObject": ScaledObject,
-  };
-  const byKind = (kind: string) => manifests.filter((m) => m.kind === kind) as any[];
+/** The helm binary: .tools/helm/helm (scripts/bootstrap.sh installs it), else helm on PATH. */
+function findHelm(): string {
+  const local = path.join(ROOT, ".tools/helm/helm");
+  if (fs.existsSync(local)) return local;
+  try {
+    execFileSync("helm", ["version"], { stdio: "ignore" });
+    return "helm";
+  } catch {
+    throw new Error("helm is not installed: run ./switchyard bootstrap (it puts helm in .tools/helm)");
+  }
+}
 
-  it("validate against the Kubernetes and KEDA schemas", () => {
-    expect(manifests.length).toBeGreaterThan(10);
-    for (const m of manifests) {
-      const Model = MODELS[`${m.apiVersion}/${m.kind}`];
-      expect(Model, `a schema for ${m.apiVersion} ${m.kind}`).toBeDefined();
-      expect(() => new Model!(m).validate(), `${m.kind}/${m.metadata.name}`).not.toThrow();
-    }
+const CHART = path.join(ROOT, "deploy/helm/switchyard");
+type Pool = { name: string; serveLocal: boolean; kinds: string[]; slots: number; minReplicas: number; maxReplicas: number; drainTimeoutMs: number };
+
+function helm(args: string[]): string {
+  try {
+    return execFileSync(findHelm(), args, { encoding: "utf8", stdio: "pipe" });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`helm ${args.join(" ")} failed: ${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+/** `helm template` of the chart with these values files (after the chart's values.yaml), as objects. */
+function template(valuesFiles: string[] = []): any[] {
+  const out = helm(["template", "switchyard", CHART, ...valuesFiles.flatMap((f) => ["-f", f])]);
+  return parseAllDocuments(out)
+    .map((d) => d.toJSON())
+    .filter((m) => m !== null);
+}
+
+/** A values file in a temporary directory, removed after the test file. */
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sy-helm-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+function valuesFile(name: string, text: string): string {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  "apps/v1/Deployment": Deployment,
+  "v1/ConfigMap": ConfigMap,
+  "v1/Service": Service,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "keda.sh/v1alpha1/ScaledObject": ScaledObject,
+};
+
+const servedKinds = (p: Pool): string[] => [...(p.serveLocal ? ["local"] : []), ...p.kinds];
+
+const OVERRIDE = `syReplicas: 1
+runnerPools:
+  - { name: general, serveLocal: true, kinds: [code], slots: 8, minReplicas: 1, maxReplicas: 10, drainTimeoutMs: 30000, resources: { requests: { cpu: 500m } } }
+  - { name: batch, serveLocal: false, kinds: [batch, report], slots: 2, minReplicas: 0, maxReplicas: 4, drainTimeoutMs: 125500, resources: { requests: { cpu: "2" } } }
+`;
+
+describe("Helm chart deploy/helm/switchyard", () => {
+  it("passes helm lint", () => {
+    expect(helm(["lint", CHART, "--strict"])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
-  it("scale every runner pool with KEDA on each served kind's backlog plus in-flight runs, and let pods drain", () => {
-    const deployments = byKind("Deployment");
-    const scaled = byKind("ScaledObject");
-    for (const pool of values.runnerPools) {
-      const name = `runner-${pool.name}`;
-      const so = scaled.find((s) => s.metadata.name === name);
-      expect(so, `ScaledObject ${name}`).toBeDefined();
-      expect(so.spec.scaleTargetRef.name).toBe(name);
-      const triggers = so.spec.triggers as { type: string; metadata: { query: string; threshold: string } }[];
-      expect(triggers.map((t) => t.metadata.query.match(/kind="([^"]+)"/)?.[1]).sort()).toEqual(servedKinds(pool).sort());
-      for (const t of triggers) {
-        expect(t.type).toBe("prometheus");
-        expect(t.metadata.query, "backlog plus in-flight").toContain('status=~"queued|running"');
-        expect(Number(t.metadata.threshold)).toBe(pool.slots);
+  const cases = [
+    {
+      name: "default values",
+      files: () => [],
+      syReplicas: "3",
+      pools: () => (parse(read("deploy/helm/switchyard/values.yaml")) as { runnerPools: Pool[] }).runnerPools,
+    },
+    {
+      name: "SY_REPLICAS=1 and other runner pools",
+      files: () => [valuesFile("override.yaml", OVERRIDE)],
+      syReplicas: "1",
+      pools: () => (parse(OVERRIDE) as { runnerPools: Pool[] }).runnerPools,
+    },
+  ];
+
+  describe.each(cases)("rendered with $name", ({ files, syReplicas, pools }) => {
+    const manifests = () => template(files());
+    const byKind = (ms: any[], kind: string) => ms.filter((m) => m.kind === kind);
+
+    it("validates against the Kubernetes and KEDA schemas", () => {
+      const ms = manifests();
+      expect(ms.length).toBeGreaterThan(10);
+      for (const m of ms) {
+        const Model = MODELS[`${m.apiVersion}/${m.kind}`];
+        expect(Model, `a schema for ${m.apiVersion} ${m.kind}`).toBeDefined();
+        expect(() => new Model!(m).validate(), `${m.kind}/${m.metadata.name}`).not.toThrow();
       }
-      expect(so.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(60);
-      const d = deployments.find((x) => x.metadata.name === name);
-      expect(d.spec.replicas, "KEDA owns the replica count").toBeUndefined();
-      const pod = d.spec.template.spec;
-      const env = Object.fromEntries((pod.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
-      expect(pod.terminationGracePeriodSeconds * 1000, "termination grace covers DRAIN_TIMEOUT_MS").toBeGreaterThan(Number(env.DRAIN_TIMEOUT_MS));
-      expect(env.RUNNER_SLOTS).toBe(String(pool.slots));
-    }
-  });
+    });
 
-  it("give every workload probes, resources, a non-root context, a PodDisruptionBudget and a NetworkPolicy; SY_REPLICAS and the keys secret are wired", () => {
-    const pdbs = byKind("PodDisruptionBudget").map((p) => p.metadata.name);
-    const policies = byKind("NetworkPolicy").map((p) => p.metadata.name);
-    for (const d of byKind("Deployment")) {
-      const pod = d.spec.template.spec;
-      const c = pod.containers[0];
-      expect(c.readinessProbe?.httpGet, `${d.metadata.name} readiness`).toBeDefined();
-      expect(c.livenessProbe?.httpGet.path, `${d.metadata.name} liveness`).toBe("/healthz");
-      expect(c.resources.requests, `${d.metadata.name} resources`).toBeDefined();
-      expect(pod.securityContext.runAsNonRoot).toBe(true);
-      expect(pdbs).toContain(d.metadata.name);
-      expect(policies).toContain(d.metadata.name);
-    }
-    expect(byKind("ConfigMap")[0].data.SY_REPLICAS).toBe("3");
-    const gateway = byKind("Deployment").find((d) => d.metadata.name === "gateway");
-    const keys = gateway.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "API_KEYS");
-    expect(keys.valueFrom.secretKeyRef).toEqual({ name: values.apiKeysSecret, key: "API_KEYS" });
-  });
-
-  it("refuse values that cannot run: SY_REPLICAS other than 1 or 3, a pool serving nothing", () => {
-    const dir = fs.mkdtempSync(path.join(ROOT, "test", ".values-"));
-    try {
-      const bad = path.join(dir, "bad.yaml");
-      fs.writeFileSync(bad, "syReplicas: 2\n");
-      expect(() => loadValues([path.join(ROOT, "deploy/k8s/values.yaml"), bad])).toThrow(/syReplicas must be 1 or 3/);
-      fs.writeFileSync(
-        bad,
-        "runnerPools: [{ name: idle, serveLocal: false, kinds: [], slots: 1, minReplicas: 0, maxReplicas: 1, drainTimeoutMs: 1000, resources: {} }]\n",
+    it("scales every runner pool with KEDA on each served kind's backlog plus in-flight runs, and lets pods drain", () => {
+      const ms = manifests();
+      const deployments = byKind(ms, "Deployment");
+      const scaled = byKind(ms, "ScaledObject");
+      expect(scaled.map((s) => s.metadata.name).sort()).toEqual(
+        pools()
+          .map((p) => `runner-${p.name}`)
+          .sort(),
       );
-      expect(() => loadValues([path.join(ROOT, "deploy/k8s/values.yaml"), bad])).toThrow(/serves no kind/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+      for (const pool of pools()) {
+        const name = `runner-${pool.name}`;
+        const so = scaled.find((s) => s.metadata.name === name);
+        expect(so, `ScaledObject ${name}`).toBeDefined();
+        expect(so.spec.scaleTargetRef.name).toBe(name);
+        expect(so.spec.minReplicaCount).toBe(pool.minReplicas);
+        expect(so.spec.maxReplicaCount).toBe(pool.maxReplicas);
+        const triggers = so.spec.triggers as { type: string; metadata: { query: string; threshold: string } }[];
+        expect(triggers.map((t) => t.metadata.query.match(/kind="([^"]+)"/)?.[1]).sort()).toEqual(servedKinds(pool).sort());
+        for (const t of triggers) {
+          expect(t.type).toBe("prometheus");
+          expect(t.metadata.query, "backlog plus in-flight").toContain('status=~"queued|running"');
+          expect(t.metadata.query).toContain('sy_tasks{service="kernel"');
+          expect(Number(t.metadata.threshold)).toBe(pool.slots);
+        }
+        expect(so.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(60);
+        const d = deployments.find((x) => x.metadata.name === name);
+        expect(d, `Deployment ${name}`).toBeDefined();
+        expect(d.spec.replicas, "KEDA owns the replica count").toBeUndefined();
+        const pod = d.spec.template.spec;
+        const env = Object.fromEntries((pod.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+        expect(pod.terminationGracePeriodSeconds * 1000, "termination grace covers DRAIN_TIMEOUT_MS").toBeGreaterThan(Number(env.DRAIN_TIMEOUT_MS));
+        expect(env.DRAIN_TIMEOUT_MS).toBe(String(pool.drainTimeoutMs));
+        expect(env.RUNNER_SLOTS).toBe(String(pool.slots));
+        expect(env.RUNNER_SERVE_LOCAL).toBe(String(pool.serveLocal));
+        expect(env.RUNNER_KINDS).toBe(pool.kinds.join(","));
+      }
+    });
+
+    it("gives every workload probes, resources, a non-root context, a PodDisruptionBudget and a NetworkPolicy; SY_REPLICAS and the keys secret are wired", () => {
+      const ms = manifests();
+      const pdbs = byKind(ms, "PodDisruptionBudget").map((p) => p.metadata.name);
+      const policies = byKind(ms, "NetworkPolicy").map((p) => p.metadata.name);
+      const deployments = byKind(ms, "Deployment");
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["gateway", "kernel", "spawner", ...pools().map((p) => `runner-${p.name}`)].sort());
+      for (const d of deployments) {
+        const pod = d.spec.template.spec;
+        const c = pod.containers[0];
+        expect(c.readinessProbe?.httpGet, `${d.metadata.name} readiness`).toBeDefined();
+        expect(c.livenessProbe?.httpGet.path, `${d.metadata.name} liveness`).toBe("/healthz");
+        expect(c.resources.requests, `${d.metadata.name} resources`).toBeDefined();
+        expect(pod.securityContext.runAsNonRoot).toBe(true);
+        expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+        expect(c.envFrom).toEqual([{ configMapRef: { name: "switchyard" } }]);
+        expect(pdbs).toContain(d.metadata.name);
+        expect(policies).toContain(d.metadata.name);
+      }
+      expect(byKind(ms, "ConfigMap")[0].data.SY_REPLICAS).toBe(syReplicas);
+      const gateway = deployments.find((d) => d.metadata.name === "gateway");
+      const keys = gateway.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "API_KEYS");
+      expect(keys.valueFrom.secretKeyRef).toEqual({ name: "switchyard-api-keys", key: "API_KEYS" });
+      expect(byKind(ms, "Service").map((s) => s.metadata.name)).toEqual(["gateway"]);
+    });
   });
 
-  it("render from the command line", () => {
-    const out = execFileSync(process.execPath, [path.join(ROOT, "deploy/k8s/render.ts")], { encoding: "utf8" });
-    expect(out.split(/^---$/m).length).toBe(manifests.length);
+  it("without KEDA, runner pools get minReplicas and no ScaledObject", () => {
+    const ms = template([valuesFile("nokeda.yaml", "keda: { enabled: false }\nnetworkPolicy: { enabled: false }\n")]);
+    expect(ms.filter((m) => m.kind === "ScaledObject")).toEqual([]);
+    expect(ms.filter((m) => m.kind === "NetworkPolicy")).toEqual([]);
+    const general = ms.find((m) => m.kind === "Deployment" && m.metadata.name === "runner-general");
+    expect(general.spec.replicas).toBe(1);
+  });
+
+  it("refuses values that cannot run: SY_REPLICAS other than 1 or 3, a pool serving nothing, a pool name that is no slug", () => {
+    expect(() => template([valuesFile("r2.yaml", "syReplicas: 2\n")])).toThrow(/syReplicas.*1, 3/s);
+    const pool = (name: string, serveLocal: boolean) =>
+      `runnerPools: [{ name: ${name}, serveLocal: ${serveLocal}, kinds: [], slots: 1, minReplicas: 0, maxReplicas: 1, drainTimeoutMs: 1000, resources: {} }]\n`;
+    expect(() => template([valuesFile("idle.yaml", pool("idle", false))])).toThrow(/runner pool idle serves no kind/);
+    expect(() => template([valuesFile("slug.yaml", pool("Bad_Name", true))])).toThrow(/runnerPools\/0\/name/);
   });
 });
 
