@@ -91,6 +91,11 @@ export class ReplayCache {
     this.#stage({ ...this.#identity, runner_state: JSON.stringify(state), last_event_at: new Date().toISOString() }, undefined, true);
   }
 
+  /** Writes what is staged now: before the outcome is reported, so a reader who sees the task end also sees its last runner state. */
+  flush(): Promise<void> {
+    return this.#flushStaged();
+  }
+
   /** Marks how the run ended on this runner and lets the cache expire. */
   finish(runnerStatus: string): Promise<void> {
     void this.#flushStaged(); // staged updates first: the final status must win

@@ -345,10 +345,11 @@ export class RunnerNodeService {
     }
 
     try {
-      await sink.flush().catch((err: unknown) => {
-        if (outcome.kind === "finished")
-          outcome = { kind: "failed", error: { code: "runner_error", message: (err as Error).message, retryable: true }, usage: outcome.usage };
-      });
+      // Events and the run's last cache fields (its runner_state) are written before the outcome
+      // is reported: whoever sees the task end sees them too.
+      const [flushed] = await Promise.allSettled([sink.flush(), cache.flush()]);
+      if (flushed.status === "rejected" && outcome.kind === "finished")
+        outcome = { kind: "failed", error: { code: "runner_error", message: (flushed.reason as Error).message, retryable: true }, usage: outcome.usage };
       if (active.abandoned) {
         this.stats.aborted++;
       } else if (outcome.kind === "parked") {
