@@ -66,6 +66,10 @@ afterAll(async () => {
 describe("OpenAPI document", () => {
   it("is OpenAPI 3.1 with a schema per documented JSON response, and /docs serves its UI", async () => {
     expect((spec as unknown as { openapi: string }).openapi).toBe("3.1.0");
+    // Generated from the routes' declared schemas: the submit body, and the header its handler reads.
+    const post = spec.paths["/v1/tasks"]?.post as unknown as { requestBody?: unknown; parameters?: { name: string }[] };
+    expect(post.requestBody).toBeDefined();
+    expect(post.parameters?.map((p) => p.name)).toContain("Idempotency-Key");
     const docs = await fetch(`${G}/docs/`, { redirect: "follow" });
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain("swagger-ui");

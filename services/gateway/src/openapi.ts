@@ -160,5 +160,11 @@ export const openApiTransformObject: SwaggerTransformObject = (input) => {
   const doc = jsonSchemaTransformObject(input as never) as Json & { paths?: Record<string, Json>; components?: Json & { schemas?: Record<string, Json> } };
   const paths: Record<string, Json> = { ...(doc.paths ?? {}) };
   for (const [p, ops] of Object.entries(handWrittenPaths())) paths[p] = { ...(paths[p] ?? {}), ...ops };
+  // Headers a handler reads itself (its message names the header), documented here.
+  const submit = (paths["/v1/tasks"] as { post?: { parameters?: Json[] } } | undefined)?.post;
+  if (submit) {
+    const idempotency = { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,256}$" } };
+    submit.parameters = [...(submit.parameters ?? []), idempotency];
+  }
   return { ...doc, paths, components: { ...doc.components, schemas: { ...doc.components?.schemas, ...components() } } } as never;
 };
