@@ -4,6 +4,8 @@
 import { type Fleet, startFleet } from "@switchyard/devkit";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// Every route the gateway registers has an entry here (the gateway refuses to start otherwise).
+import { ROUTE_SCOPES } from "../../services/gateway/src/auth.ts";
 import { http, type JsonResponse } from "../src/http.ts";
 import { readStream } from "../src/sse.ts";
 import { putAgents, submit, waitForTask } from "../src/support.ts";
@@ -64,6 +66,10 @@ afterAll(async () => {
 describe("OpenAPI document", () => {
   it("is OpenAPI 3.1 with a schema per documented JSON response, and /docs serves its UI", async () => {
     expect((spec as unknown as { openapi: string }).openapi).toBe("3.1.0");
+    // Generated from the routes' declared schemas: the submit body, and the header its handler reads.
+    const post = spec.paths["/v1/tasks"]?.post as unknown as { requestBody?: unknown; parameters?: { name: string }[] };
+    expect(post.requestBody).toBeDefined();
+    expect(post.parameters?.map((p) => p.name)).toContain("Idempotency-Key");
     const docs = await fetch(`${G}/docs/`, { redirect: "follow" });
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain("swagger-ui");
@@ -135,6 +141,21 @@ describe("OpenAPI document", () => {
     expect(rpc.body.result?.id ?? rpc.body.error, JSON.stringify(rpc.body)).toBeDefined();
     const ui = await fetch(`${G}/ui/`);
     check("GET", "/ui/", { status: ui.status, body: await ui.text(), headers: ui.headers }, "text/html");
+
+    // Every registered route is in the document, except the docs themselves and the dashboard's
+    // redirect and static-file routes (documented as /ui/).
+    const undocumented = /^GET \/(openapi\.json$|docs(\/|$)|ui(\/\*)?$)/;
+    const registered = Object.entries(ROUTE_SCOPES)
+      .filter(([r]) => !undocumented.test(r))
+      .map(([r, access]) => [r.replace(/:(\w+)/g, "{$1}"), access] as const);
+    const documented = Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(registered.map(([r]) => r).filter((r) => !documented.includes(r))).toEqual([]);
+    // Every operation that needs a key's scope documents 401, 403 and 429.
+    for (const [r, access] of registered) {
+      if (access === "public" || access === "metrics") continue;
+      const [m = "", p = ""] = r.split(" ");
+      expect(Object.keys(spec.paths[p]?.[m.toLowerCase()]?.responses ?? {}), r).toEqual(expect.arrayContaining(["401", "403", "429"]));
+    }
 
     // Every operation in the document was driven.
     const all = Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));

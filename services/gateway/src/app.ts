@@ -10,6 +10,7 @@ import type { GatewayContext } from "./context.ts";
 import { HttpProblem, problemBody, sendProblem } from "./http-errors.ts";
 import { assertUtf8ContentType, parseJsonBody } from "./json-body.ts";
 import { quotaHook } from "./quotas.ts";
+import { useZodSchemas, validationProblem } from "./route-schemas.ts";
 import { a2aRoutes } from "./routes/a2a.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { answerRoutes } from "./routes/answers.ts";
@@ -31,7 +32,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
   const metrics = ctx.metrics ?? createMetrics("gateway");
 
   const respond = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const problem = toProblem(err, ctx.env.BODY_LIMIT_BYTES);
+    const problem = validationProblem(err, req) ?? toProblem(err, ctx.env.BODY_LIMIT_BYTES);
     if (problem.code === "payload_too_large") lingerOnOversizedBody(req, reply, ctx.env.BODY_LIMIT_BYTES);
     if (problem.status >= 500) req.log.error({ err }, "request failed");
     else if (REJECTED_CODES.has(problem.code)) metrics.invalidInput.inc({ source: routeLabel(req) });
@@ -65,6 +66,7 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
     },
   });
   const tenantOf = tenantOfRequest;
+  useZodSchemas(app);
   // Before any route: every route then needs an entry in ROUTE_SCOPES (auth.ts).
   authHook(app, ctx.keys, ctx.env);
   quotaHook(app, ctx.quotas);
@@ -81,6 +83,8 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
     }
   });
 
+  // Before the routes: @fastify/swagger collects each route's declared schemas as it is added.
+  docsRoutes(app);
   metricsRoutes(app, metrics);
   app.setErrorHandler((err, req, reply) => respond(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
@@ -88,17 +92,20 @@ export function buildApp(ctx: GatewayContext & { metrics?: ServiceMetrics }): Fa
     return reply.code(404).send(problemBody("not_found", `no route ${req.method} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`));
   });
 
-  healthRoutes(app, ctx);
-  taskRoutes(app, ctx, tenantOf);
-  answerRoutes(app, ctx, tenantOf);
-  eventRoutes(app, ctx, tenantOf);
-  agentRoutes(app, ctx, tenantOf);
-  runnerRoutes(app, ctx);
-  a2aRoutes(app, ctx, tenantOf);
-  uiRoutes(app, ctx);
-  docsRoutes(app);
   void app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-  void app.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
+  // In a plugin, so that the routes are added after @fastify/swagger has loaded and it sees each
+  // one; the hooks, parsers and handlers above are the root's and apply to them all.
+  void app.register(async (routes) => {
+    healthRoutes(routes, ctx);
+    taskRoutes(routes, ctx, tenantOf);
+    answerRoutes(routes, ctx, tenantOf);
+    eventRoutes(routes, ctx, tenantOf);
+    agentRoutes(routes, ctx, tenantOf);
+    runnerRoutes(routes, ctx);
+    a2aRoutes(routes, ctx, tenantOf);
+    uiRoutes(routes, ctx);
+    void routes.register(async (scoped) => operatorRoutes(scoped, ctx, tenantOf));
+  });
   return app;
 }
 

@@ -1,29 +1,27 @@
-// The OpenAPI 3.1 document of the HTTP API, generated from the zod contracts (z.toJSONSchema:
-// request bodies as input schemas, responses as output schemas). Served at /openapi.json with
-// a docs UI at /docs (routes/docs.ts). test/e2e/openapi.test.ts drives every route and
-// validates each real response against this document.
-import {
-  AgentDef,
-  AgentList,
-  AnswerResponse,
-  ApprovalBody,
-  CancelResponse,
-  Health,
-  HttpError,
-  ListTasksQuery,
-  ListTasksResponse,
-  OperatorList,
-  RunnerKindList,
-  RunnerList,
-  SubmitTaskBody,
-  SubmitTaskResponse,
-  TaskEvent,
-  TaskView,
-  ToolResultBody,
-} from "@switchyard/contracts";
+// The OpenAPI 3.1 document of the HTTP API. @fastify/swagger builds it from the schemas each
+// route declares (zod, through fastify-type-provider-zod's jsonSchemaTransform: request parts as
+// input schemas, responses as output schemas); this file adds the 401/403/429 every
+// authenticated route may answer and describes the few routes that stream or serve non-JSON
+// (SSE, WebSocket, A2A JSON-RPC, metrics, the dashboard), whose handlers read their own input.
+// Served at /openapi.json with a docs UI at /docs (routes/docs.ts). test/e2e/openapi.test.ts
+// drives every route and validates each real response against this document.
+import type { SwaggerTransform, SwaggerTransformObject } from "@fastify/swagger";
+import { ApprovalPolicy, HttpError, TaskEvent } from "@switchyard/contracts";
+import { createJsonSchemaTransform, createJsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { ROUTE_SCOPES } from "./auth.ts";
 
 type Json = Record<string, unknown>;
+
+/**
+ * Schemas that become named components. A recursive schema must be one (an approval policy's
+ * `composite` holds policies). Our own registry, not zod's global one, so that no other JSON
+ * Schema generated from the contracts changes.
+ */
+const registry = z.registry<{ id: string }>();
+registry.add(ApprovalPolicy, { id: "ApprovalPolicy" });
+const jsonSchemaTransform = createJsonSchemaTransform({ schemaRegistry: registry });
+const jsonSchemaTransformObject = createJsonSchemaTransformObject({ schemaRegistry: registry });
 
 function schemaOf(s: z.ZodType, io: "input" | "output"): Json {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Json;
@@ -31,25 +29,7 @@ function schemaOf(s: z.ZodType, io: "input" | "output"): Json {
 }
 
 const COMPONENTS: Record<string, [z.ZodType, "input" | "output"]> = {
-  SubmitTaskBody: [SubmitTaskBody, "input"],
-  SubmitTaskResponse: [SubmitTaskResponse, "output"],
-  TaskView: [TaskView, "output"],
-  ListTasksResponse: [ListTasksResponse, "output"],
   TaskEvent: [TaskEvent, "output"],
-  CancelBody: [z.object({ reason: z.string().max(1000).optional() }).strict(), "input"],
-  CancelResponse: [CancelResponse, "output"],
-  ApprovalBody: [ApprovalBody, "input"],
-  ToolResultBody: [ToolResultBody, "input"],
-  AnswerResponse: [AnswerResponse, "output"],
-  AgentDefInput: [AgentDef, "input"],
-  AgentDef: [AgentDef, "output"],
-  AgentList: [AgentList, "output"],
-  AgentDeleted: [z.object({ deleted: z.string() }), "output"],
-  RunnerList: [RunnerList, "output"],
-  RunnerKindList: [RunnerKindList, "output"],
-  OperatorList: [OperatorList, "output"],
-  Health: [Health, "output"],
-  Liveness: [z.object({ status: z.literal("ok") }), "output"],
   Problem: [HttpError, "output"],
   A2aAgentCard: [z.looseObject({ name: z.string(), description: z.string(), supportedInterfaces: z.array(z.looseObject({ url: z.string() })) }), "output"],
   JsonRpcResponse: [z.looseObject({ jsonrpc: z.literal("2.0"), id: z.union([z.string(), z.number(), z.null()]) }), "output"],
@@ -91,165 +71,100 @@ const errors = (...codes: number[]) => {
   return Object.fromEntries(all.map((c) => [String(c), problem(words[c] ?? "error")]));
 };
 const taskId = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "task id (UUIDv7)" };
-const agentName = { name: "name", in: "path", required: true, schema: { type: "string" } };
 const a2aAgent = { name: "agent", in: "path", required: true, schema: { type: "string" } };
-const body = (name: string) => ({ required: true, content: json(name) });
 
-export function buildOpenApi(): Json {
-  const listQuery = schemaOf(ListTasksQuery, "input") as { properties: Record<string, Json> };
+/** Routes that declare no zod schemas: documented here, merged over what swagger found for them. */
+function handWrittenPaths(): Record<string, Json> {
   return {
-    openapi: "3.1.0",
-    info: {
-      title: "Switchyard HTTP API",
-      version: "1.0.0",
-      description:
-        "Runs AI-agent tasks. Errors are `{error: {code, message, details?}}`. With API_KEYS set, every route needs `Authorization: Bearer <token>`.",
+    "/metrics": {
+      get: {
+        summary: "Prometheus metrics",
+        responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+      },
     },
-    components: {
-      schemas: components(),
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    "/v1/tasks/{id}/events": {
+      get: {
+        summary: "The task's events as Server-Sent Events (each `data:` is a TaskEvent; resume with Last-Event-ID or ?after=)",
+        parameters: [
+          taskId,
+          { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+          { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } },
+        ],
+        responses: {
+          "200": { description: "event stream; ends after the terminal status event", content: { "text/event-stream": { schema: ref("TaskEvent") } } },
+          ...errors(400, 401, 404),
+        },
+      },
     },
-    security: [{ bearer: [] }, {}],
-    paths: {
-      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "alive", content: json("Liveness") } } } },
-      "/readyz": {
-        get: {
-          summary: "Readiness: NATS and Redis reachable",
-          responses: { "200": { description: "ready", content: json("Health") }, "503": { description: "not ready", content: json("Health") } },
-        },
+    "/v1/operators/{id}/connect": {
+      get: {
+        summary: "An operator's WebSocket (see docs/how-to-add-an-agent-kind.md)",
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        responses: { "101": { description: "switching protocols" }, ...errors(400, 401) },
       },
-      "/metrics": {
-        get: {
-          summary: "Prometheus metrics",
-          responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
-        },
-      },
-      "/v1/tasks": {
-        post: {
-          summary: "Submit a task",
-          parameters: [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,256}$" } }],
-          requestBody: body("SubmitTaskBody"),
-          responses: { "202": { description: "accepted", content: json("SubmitTaskResponse") }, ...errors(400, 401, 404, 409, 413, 415, 503) },
-        },
-        get: {
-          summary: "List tasks, newest first",
-          parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: "query", required: false, schema })),
-          responses: { "200": { description: "one page", content: json("ListTasksResponse") }, ...errors(400, 401) },
-        },
-      },
-      "/v1/tasks/{id}": {
-        get: {
-          summary: "A task",
-          parameters: [taskId],
-          responses: { "200": { description: "the task", content: json("TaskView") }, ...errors(401, 404, 414) },
-        },
-      },
-      "/v1/tasks/{id}/events": {
-        get: {
-          summary: "The task's events as Server-Sent Events (each `data:` is a TaskEvent; resume with Last-Event-ID or ?after=)",
-          parameters: [
-            taskId,
-            { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
-            { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } },
-          ],
-          responses: {
-            "200": { description: "event stream; ends after the terminal status event", content: { "text/event-stream": { schema: ref("TaskEvent") } } },
-            ...errors(400, 401, 404),
-          },
-        },
-      },
-      "/v1/tasks/{id}/cancel": {
-        post: {
-          summary: "Cancel a task",
-          parameters: [taskId],
-          requestBody: { required: false, content: json("CancelBody") },
-          responses: { "202": { description: "cancel requested", content: json("CancelResponse") }, ...errors(400, 401, 404, 409) },
-        },
-      },
-      "/v1/tasks/{id}/approvals": {
-        post: {
-          summary: "Approve or reject a waiting tool call",
-          parameters: [taskId],
-          requestBody: body("ApprovalBody"),
-          responses: {
-            "200": { description: "recorded", content: json("AnswerResponse") },
-            "202": { description: "durable; no kernel confirmed it in time", content: json("AnswerResponse") },
-            ...errors(400, 401, 404, 409),
-          },
-        },
-      },
-      "/v1/tasks/{id}/tool-results": {
-        post: {
-          summary: "The result of an external tool call",
-          parameters: [taskId],
-          requestBody: body("ToolResultBody"),
-          responses: {
-            "200": { description: "recorded", content: json("AnswerResponse") },
-            "202": { description: "durable; no kernel confirmed it in time", content: json("AnswerResponse") },
-            ...errors(400, 401, 404, 409),
-          },
-        },
-      },
-      "/v1/agents": { get: { summary: "The agent catalog", responses: { "200": { description: "agents", content: json("AgentList") }, ...errors(401, 503) } } },
-      "/v1/agents/{name}": {
-        get: {
-          summary: "An agent",
-          parameters: [agentName],
-          responses: { "200": { description: "the agent", content: json("AgentDef") }, ...errors(400, 401, 404, 503) },
-        },
-        put: {
-          summary: "Create or replace an agent",
-          parameters: [agentName],
-          requestBody: body("AgentDefInput"),
-          responses: { "200": { description: "the stored definition", content: json("AgentDef") }, ...errors(400, 401, 413, 503) },
-        },
-        delete: {
-          summary: "Delete an agent",
-          parameters: [agentName],
-          responses: { "200": { description: "deleted", content: json("AgentDeleted") }, ...errors(400, 401, 404, 503) },
-        },
-      },
-      "/v1/runners": {
-        get: { summary: "Live runner nodes", responses: { "200": { description: "nodes", content: json("RunnerList") }, ...errors(401, 503) } },
-      },
-      "/v1/runner-kinds": {
-        get: {
-          summary: "Runner kinds: nodes, free slots, queue depth",
-          responses: { "200": { description: "kinds", content: json("RunnerKindList") }, ...errors(401, 503) },
-        },
-      },
-      "/v1/operators": {
-        get: { summary: "Registered operators", responses: { "200": { description: "operators", content: json("OperatorList") }, ...errors(401) } },
-      },
-      "/v1/operators/{id}/connect": {
-        get: {
-          summary: "An operator's WebSocket (see docs/how-to-add-an-agent-kind.md)",
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          responses: { "101": { description: "switching protocols" }, ...errors(400, 401) },
-        },
-      },
-      "/a2a/{agent}/.well-known/agent-card.json": {
-        get: {
-          summary: "The agent's A2A v1.0 card",
-          parameters: [a2aAgent],
-          responses: { "200": { description: "agent card", content: json("A2aAgentCard") }, ...errors(401, 404) },
-        },
-      },
-      "/a2a/{agent}": {
-        post: {
-          summary: "A2A v1.0 JSON-RPC (SendMessage, SendStreamingMessage, GetTask, CancelTask, SubscribeToTask)",
-          parameters: [a2aAgent],
-          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
-          responses: {
-            "200": {
-              description: "a JSON-RPC response, or for streaming methods an SSE stream of them",
-              content: { "application/json": { schema: ref("JsonRpcResponse") }, "text/event-stream": { schema: ref("JsonRpcResponse") } },
-            },
-            ...errors(401, 404),
-          },
-        },
-      },
-      "/ui/": { get: { summary: "The dashboard", responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } } } },
     },
+    "/a2a/{agent}/.well-known/agent-card.json": {
+      get: {
+        summary: "The agent's A2A v1.0 card",
+        parameters: [a2aAgent],
+        responses: { "200": { description: "agent card", content: json("A2aAgentCard") }, ...errors(401, 404) },
+      },
+    },
+    "/a2a/{agent}": {
+      post: {
+        summary: "A2A v1.0 JSON-RPC (SendMessage, SendStreamingMessage, GetTask, CancelTask, SubscribeToTask)",
+        parameters: [a2aAgent],
+        requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+        responses: {
+          "200": {
+            description: "a JSON-RPC response, or for streaming methods an SSE stream of them",
+            content: { "application/json": { schema: ref("JsonRpcResponse") }, "text/event-stream": { schema: ref("JsonRpcResponse") } },
+          },
+          ...errors(401, 404),
+        },
+      },
+    },
+    "/ui/": { get: { summary: "The dashboard", responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } } } },
   };
 }
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Switchyard HTTP API",
+    version: "1.0.0",
+    description: "Runs AI-agent tasks. Errors are `{error: {code, message, details?}}`. With API_KEYS set, every route needs `Authorization: Bearer <token>`.",
+  },
+  components: { securitySchemes: { bearer: { type: "http" as const, scheme: "bearer" } } },
+  security: [{ bearer: [] }, {}],
+};
+
+/** Per route: zod → JSON Schema, and every authenticated route also documents 401, 403 and 429. */
+export const openApiTransform: SwaggerTransform = (input) => {
+  const { schema, url, route } = input as unknown as {
+    schema?: Json & { response?: Record<string, unknown> };
+    url: string;
+    route: { method: string | string[] };
+  };
+  if (schema?.response) {
+    const method = [route.method].flat()[0];
+    const access = ROUTE_SCOPES[`${method} ${url.replace(/\{(\w+)\}/g, ":$1")}`];
+    const auth = access !== undefined && access !== "public" ? { 401: HttpError, 403: HttpError, 429: HttpError } : {};
+    return jsonSchemaTransform({ ...input, schema: { ...schema, response: { ...auth, ...schema.response } } } as never);
+  }
+  return jsonSchemaTransform(input as never);
+};
+
+/** The whole document: components from the zod registry, plus the hand-written operations. */
+export const openApiTransformObject: SwaggerTransformObject = (input) => {
+  const doc = jsonSchemaTransformObject(input as never) as Json & { paths?: Record<string, Json>; components?: Json & { schemas?: Record<string, Json> } };
+  const paths: Record<string, Json> = { ...(doc.paths ?? {}) };
+  for (const [p, ops] of Object.entries(handWrittenPaths())) paths[p] = { ...(paths[p] ?? {}), ...ops };
+  // Headers a handler reads itself (its message names the header), documented here.
+  const submit = (paths["/v1/tasks"] as { post?: { parameters?: Json[] } } | undefined)?.post;
+  if (submit) {
+    const idempotency = { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,256}$" } };
+    submit.parameters = [...(submit.parameters ?? []), idempotency];
+  }
+  return { ...doc, paths, components: { ...doc.components, schemas: { ...doc.components?.schemas, ...components() } } } as never;
+};

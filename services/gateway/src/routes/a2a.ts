@@ -5,9 +5,10 @@ import { A2A_VERSION_HEADER, type AgentCard } from "@a2a-js/sdk";
 import { JsonRpcTransportHandler, ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
 import { AgentDef, agentKey, Slug } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { a2aHandler, agentCard } from "../a2a.ts";
 import type { GatewayContext } from "../context.ts";
-import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { HttpProblem } from "../http-errors.ts";
 
 export function a2aRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
   const secured = ctx.env.API_KEYS.trim() !== "";
@@ -27,15 +28,17 @@ export function a2aRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (
     return agentCard({ name, ...(def.success && def.data.description ? { description: def.data.description } : {}) }, urlOf(req, name), secured);
   };
 
-  const nameOf = (req: FastifyRequest) => parseOr400(Slug, (req.params as { agent: string }).agent, "agent name");
+  // The agent's name is declared (validated before the handler); the JSON-RPC body is the SDK's to check.
+  const route = { schema: { params: z.object({ agent: Slug }) }, config: { names: { params: { agent: "agent name" } } } };
+  const nameOf = (req: FastifyRequest) => (req.params as { agent: string }).agent;
 
-  app.get("/a2a/:agent/.well-known/agent-card.json", async (req, reply) => {
+  app.get("/a2a/:agent/.well-known/agent-card.json", route, async (req, reply) => {
     tenantOf(req);
     const card = await loadCard(req, nameOf(req));
     return reply.header("cache-control", "no-cache").send(card);
   });
 
-  app.post("/a2a/:agent", async (req, reply) => {
+  app.post("/a2a/:agent", route, async (req, reply) => {
     tenantOf(req); // 401 before anything else when keys are configured
     const agent = nameOf(req);
     const card = await loadCard(req, agent);

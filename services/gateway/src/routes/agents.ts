@@ -1,9 +1,21 @@
 // Agent catalog: the spawner owns it; the gateway forwards over request/reply.
-import { type AgentNameRequest, Slug, type SpawnerReply, SpawnerReply as SpawnerReplySchema, SwitchyardError, subjects } from "@switchyard/contracts";
+import {
+  AgentDef,
+  AgentList,
+  type AgentNameRequest,
+  Slug,
+  type SpawnerReply,
+  SpawnerReply as SpawnerReplySchema,
+  SwitchyardError,
+  subjects,
+} from "@switchyard/contracts";
 import { requestJson } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
-import { encodeForBus, fromServiceError, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, fromServiceError } from "../http-errors.ts";
+import { problems } from "../route-schemas.ts";
 
 async function callSpawner(ctx: GatewayContext, subject: string, payload: unknown): Promise<unknown> {
   const body = encodeForBus(ctx.nc.info?.max_payload, payload, "the agent definition");
@@ -20,20 +32,42 @@ async function callSpawner(ctx: GatewayContext, subject: string, payload: unknow
   return reply.value;
 }
 
-export function agentRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
-  const nameOf = (params: unknown) => parseOr400(Slug, (params as { name: string }).name, "agent name");
+const AgentParams = z.object({ name: Slug });
+const AgentDeleted = z.object({ deleted: z.string() });
+const names = { params: { name: "agent name" } };
 
+export function agentRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   // Every call names the caller's tenant: the spawner reads its agents and the shared ones, and
   // writes only its own (docs/SECURITY.md).
-  app.put("/v1/agents/:name", async (req) => {
-    const name = nameOf(req.params);
-    return callSpawner(ctx, subjects.agentPut, { v: 1, name, def: req.body ?? null, tenant: tenantOf(req) });
-  });
-  app.get("/v1/agents", async (req) => ({ items: await callSpawner(ctx, subjects.agentList, { v: 1, tenant: tenantOf(req) }) }));
-  app.get("/v1/agents/:name", async (req) =>
-    callSpawner(ctx, subjects.agentGet, { v: 1, name: nameOf(req.params), tenant: tenantOf(req) } satisfies AgentNameRequest),
+  const putSchema = { summary: "Create or replace an agent", params: AgentParams, body: AgentDef, response: { 200: AgentDef, ...problems(400, 413, 503) } };
+  app.put(
+    "/v1/agents/:name",
+    {
+      schema: putSchema,
+      config: { names },
+      // The body is documented, not checked here: the spawner validates a definition against the
+      // kinds registered now (400 invalid_agent naming the field) and stores what it parsed.
+      validatorCompiler: (route) => (route.httpPart === "body" ? (data: unknown) => ({ value: data }) : validatorCompiler(route as never)),
+    },
+    async (req) => (await callSpawner(ctx, subjects.agentPut, { v: 1, name: req.params.name, def: req.body ?? null, tenant: tenantOf(req) })) as AgentDef,
   );
-  app.delete("/v1/agents/:name", async (req) =>
-    callSpawner(ctx, subjects.agentDelete, { v: 1, name: nameOf(req.params), tenant: tenantOf(req) } satisfies AgentNameRequest),
+  app.get("/v1/agents", { schema: { summary: "The agent catalog", response: { 200: AgentList, ...problems(503) } } }, async (req) => ({
+    items: (await callSpawner(ctx, subjects.agentList, { v: 1, tenant: tenantOf(req) })) as AgentDef[],
+  }));
+  const getSchema = { summary: "An agent", params: AgentParams, response: { 200: AgentDef, ...problems(400, 404, 503) } };
+  app.get(
+    "/v1/agents/:name",
+    { schema: getSchema, config: { names } },
+    async (req) => (await callSpawner(ctx, subjects.agentGet, { v: 1, name: req.params.name, tenant: tenantOf(req) } satisfies AgentNameRequest)) as AgentDef,
+  );
+  const deleteSchema = { summary: "Delete an agent", params: AgentParams, response: { 200: AgentDeleted, ...problems(400, 404, 503) } };
+  app.delete(
+    "/v1/agents/:name",
+    { schema: deleteSchema, config: { names } },
+    async (req) =>
+      (await callSpawner(ctx, subjects.agentDelete, { v: 1, name: req.params.name, tenant: tenantOf(req) } satisfies AgentNameRequest)) as z.infer<
+        typeof AgentDeleted
+      >,
   );
 }

@@ -2,22 +2,31 @@
 // tool results. The gateway validates the body and publishes the answer as a command
 // (sy.cmd.answer, durable in SY_CMD); the kernel decides whether it stands (first answer wins)
 // and tells this request on its inbox, so the client gets 200, 404 or 409 at once.
-import { type AnswerCall, type AnswerResponse, ApprovalBody, isTerminal, subjects, type TaskRecord, ToolResultBody } from "@switchyard/contracts";
+import { type AnswerCall, AnswerResponse, ApprovalBody, isTerminal, subjects, type TaskRecord, ToolResultBody } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { GatewayContext } from "../context.ts";
-import { encodeForBus, HttpProblem, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, HttpProblem } from "../http-errors.ts";
+import { problems } from "../route-schemas.ts";
 import { loadTask } from "../task-reads.ts";
+import { TaskParams, taskParamNames } from "./tasks.ts";
 
-export function answerRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
-  app.post("/v1/tasks/:id/approvals", async (req, reply) => {
-    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
-    const body = parseOr400(ApprovalBody, req.body, "approval");
+// 200: the kernel recorded it; 202: durable, no kernel confirmed it in time.
+const answered = { 200: AnswerResponse, 202: AnswerResponse, ...problems(400, 404, 409, 413) };
+
+export function answerRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const approvalSchema = { summary: "Approve or reject a waiting tool call", params: TaskParams, body: ApprovalBody, response: answered };
+  app.post("/v1/tasks/:id/approvals", { schema: approvalSchema, config: { names: { ...taskParamNames, body: "approval" } } }, async (req, reply) => {
+    const task = await loadTask(ctx, req.params.id, tenantOf(req));
+    const body = req.body;
     return sendAnswer(ctx, reply, task, body.call_id, { type: "approval", decision: body.decision, ...(body.reason ? { reason: body.reason } : {}) });
   });
 
-  app.post("/v1/tasks/:id/tool-results", async (req, reply) => {
-    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
-    const body = parseOr400(ToolResultBody, req.body, "tool result");
+  const toolSchema = { summary: "The result of an external tool call", params: TaskParams, body: ToolResultBody, response: answered };
+  app.post("/v1/tasks/:id/tool-results", { schema: toolSchema, config: { names: { ...taskParamNames, body: "tool result" } } }, async (req, reply) => {
+    const task = await loadTask(ctx, req.params.id, tenantOf(req));
+    const body = req.body;
     const answer: AnswerCall["answer"] =
       body.error === undefined
         ? { type: "tool_result", result: body.result }

@@ -13,17 +13,21 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { EventHeaders, EventsQuery, isTerminal, STREAMS, subjects, type TaskStatus } from "@switchyard/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { GatewayContext } from "../context.ts";
-import { HttpProblem, parseOr400 } from "../http-errors.ts";
+import { HttpProblem } from "../http-errors.ts";
 import { loadTask } from "../task-reads.ts";
 import { isTerminalEvent, type TailEvent, type TailListener, TaskTails, toTailEvent } from "../task-tail.ts";
+import { TaskParams, taskParamNames } from "./tasks.ts";
 
 export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: JetStreamManager }, tenantOf: (req: FastifyRequest) => string): void {
   const tails = new TaskTails(ctx.js, ctx.log, { bufferBytes: ctx.env.SSE_TAIL_BUFFER_BYTES });
 
-  app.get("/v1/tasks/:id/events", async (req, reply) => {
-    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
-    const q = parseOr400(EventsQuery, req.query, "query");
+  // Path and query are declared; Last-Event-ID (which wins over ?after=) is read below.
+  const schema = { params: TaskParams, querystring: EventsQuery };
+  app.withTypeProvider<ZodTypeProvider>().get("/v1/tasks/:id/events", { schema, config: { names: taskParamNames } }, async (req, reply) => {
+    const task = await loadTask(ctx, req.params.id, tenantOf(req));
+    const q = req.query;
     const after = resumePoint(req.headers["last-event-id"], q.after);
     const subject = subjects.events(task.tenant, task.agent, task.id);
 

@@ -1,10 +1,13 @@
 // Liveness and readiness (NATS and Redis reachable).
+import { Health } from "@switchyard/contracts";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
 
 export function healthRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_req, reply) => {
+  app.get("/healthz", { schema: { summary: "Liveness", response: { 200: z.object({ status: z.literal("ok") }) } } }, async () => ({ status: "ok" }));
+  const readySchema = { summary: "Readiness: NATS and Redis reachable", response: { 200: Health, 503: Health } };
+  app.get("/readyz", { schema: readySchema }, async (_req, reply) => {
     const checks: Record<string, string> = {};
     try {
       await ctx.nc.flush();

@@ -5,7 +5,7 @@
 // sends the `reply` back; when the socket closes it unregisters the operator.
 import { randomUUID } from "node:crypto";
 import type { Msg } from "@nats-io/transport-node";
-import { OPERATOR_TTL_MS, OperatorRecord, OperatorReply, OperatorTurn, Slug, SpawnerReply, subjects } from "@switchyard/contracts";
+import { OPERATOR_TTL_MS, OperatorList, OperatorRecord, OperatorReply, OperatorTurn, Slug, SpawnerReply, subjects } from "@switchyard/contracts";
 import { decodeJson, encodeJson, requestJson } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayContext } from "../context.ts";
@@ -22,7 +22,7 @@ export function operatorRoutes(app: FastifyInstance, ctx: GatewayContext, tenant
     if (owner !== null && owner !== tenantOf(req)) throw new HttpProblem("forbidden", `operator '${id.data}' is registered by another tenant`);
   });
 
-  app.get("/v1/operators", async (req) => {
+  app.get("/v1/operators", { schema: { summary: "Registered operators", response: { 200: OperatorList } } }, async (req) => {
     const tenant = tenantOf(req);
     const items: OperatorRecord[] = [];
     for await (const key of await ctx.operators.keys()) {

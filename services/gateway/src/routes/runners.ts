@@ -1,13 +1,14 @@
 // Live runner nodes (Redis heartbeats) and the runner kinds they serve, with each kind's
 // queue depth in SY_WORK and its registered config schema (KV sy_runner_kinds).
-import type { RunnerKindInfo } from "@switchyard/contracts";
+import { type RunnerKindInfo, RunnerKindList, RunnerList } from "@switchyard/contracts";
 import { listRunnerKinds, listRunnerNodes, workQueueDepths } from "@switchyard/runtime";
 import type { FastifyInstance } from "fastify";
 import type { GatewayContext } from "../context.ts";
 import { HttpProblem } from "../http-errors.ts";
+import { problems } from "../route-schemas.ts";
 
 export function runnerRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.get("/v1/runners", async () => {
+  app.get("/v1/runners", { schema: { summary: "Live runner nodes", response: { 200: RunnerList, ...problems(503) } } }, async () => {
     try {
       return { items: await listRunnerNodes(ctx.redis) };
     } catch {
@@ -16,7 +17,8 @@ export function runnerRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   });
 
   // Kinds served now, plus kinds with work waiting and no node (orphans), sorted by kind.
-  app.get("/v1/runner-kinds", async () => {
+  const kindsSchema = { summary: "Runner kinds: nodes, free slots, queue depth", response: { 200: RunnerKindList, ...problems(503) } };
+  app.get("/v1/runner-kinds", { schema: kindsSchema }, async () => {
     let nodes: Awaited<ReturnType<typeof listRunnerNodes>>;
     try {
       nodes = await listRunnerNodes(ctx.redis);

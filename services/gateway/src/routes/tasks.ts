@@ -3,6 +3,7 @@
 import {
   AgentDef,
   agentKey,
+  CancelResponse,
   type CancelTask,
   checkRunnerConfig,
   Executor,
@@ -10,30 +11,42 @@ import {
   idempotencyRecordKey,
   isTerminal,
   ListTasksQuery,
-  type ListTasksResponse,
+  ListTasksResponse,
   raisedLimits,
   redisKeys,
   type SubmitTask,
   SubmitTaskBody,
-  type SubmitTaskResponse,
+  SubmitTaskResponse,
   subjects,
   submitMsgId,
+  TaskId,
   TaskRecord,
+  TaskView,
 } from "@switchyard/contracts";
 import { contextFromHttp, contextWithSpan, encodeJson, newTaskId, readRunnerKind, startSpan, traceHeaders } from "@switchyard/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
-import { encodeForBus, HttpProblem, parseOr400 } from "../http-errors.ts";
+import { encodeForBus, HttpProblem } from "../http-errors.ts";
+import { problems } from "../route-schemas.ts";
 import { loadTask, nodesOnce, viewTask } from "../task-reads.ts";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
-const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
+const CancelBody = z
+  .object({ reason: z.string().max(1000).optional() })
+  .strict()
+  .nullish();
+/** A task's path parameter; validation errors call it `task id`. */
+export const TaskParams = z.object({ id: TaskId });
+export const taskParamNames = { params: { id: "task id" } };
 
-export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
-  app.post("/v1/tasks", async (req, reply) => {
+export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const submitSchema = { summary: "Submit a task", body: SubmitTaskBody, response: { 202: SubmitTaskResponse, ...problems(400, 404, 409, 413, 415, 503) } };
+  app.post("/v1/tasks", { schema: submitSchema, config: { names: { body: "task" } } }, async (req, reply) => {
     const tenant = tenantOf(req);
-    const body = parseOr400(SubmitTaskBody, req.body, "task");
+    const body = req.body;
     const rawKey = req.headers["idempotency-key"];
     const key = typeof rawKey === "string" ? rawKey : null;
     if (rawKey !== undefined && (key === null || !IDEMPOTENCY_KEY.test(key))) {
@@ -108,14 +121,16 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     return reply.code(202).send(submitted({ id, status: "queued", agent: body.agent }, false));
   });
 
-  app.get("/v1/tasks/:id", async (req) => {
-    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
+  const getSchema = { summary: "A task", params: TaskParams, response: { 200: TaskView, ...problems(400, 404, 414) } };
+  app.get("/v1/tasks/:id", { schema: getSchema, config: { names: taskParamNames } }, async (req) => {
+    const task = await loadTask(ctx, req.params.id, tenantOf(req));
     return viewTask(ctx, task);
   });
 
-  app.get("/v1/tasks", async (req): Promise<ListTasksResponse> => {
+  const listSchema = { summary: "List tasks, newest first", querystring: ListTasksQuery, response: { 200: ListTasksResponse, ...problems(400) } };
+  app.get("/v1/tasks", { schema: listSchema }, async (req): Promise<ListTasksResponse> => {
     const tenant = tenantOf(req);
-    const q = parseOr400(ListTasksQuery, req.query, "query");
+    const q = req.query;
     // The tenant's index (kept by the kernel, newest first): a page costs its own reads, not a
     // scan of every tenant's tasks. With a filter, batches are read until the page is full.
     const items = [];
@@ -149,12 +164,13 @@ export function taskRoutes(app: FastifyInstance, ctx: GatewayContext, tenantOf: 
     return { items, next_cursor: next };
   });
 
-  app.post("/v1/tasks/:id/cancel", async (req, reply) => {
-    const task = await loadTask(ctx, (req.params as { id: string }).id, tenantOf(req));
+  const cancelSchema = { summary: "Cancel a task", params: TaskParams, body: CancelBody, response: { 202: CancelResponse, ...problems(400, 404, 409) } };
+  app.post("/v1/tasks/:id/cancel", { schema: cancelSchema, config: { names: { ...taskParamNames, body: "cancel body" } } }, async (req, reply) => {
+    const task = await loadTask(ctx, req.params.id, tenantOf(req));
     if (isTerminal(task.status)) {
       throw new HttpProblem("task_terminal", `task is already ${task.status}`, { status: task.status });
     }
-    const { reason } = parseOr400(CancelBody, req.body ?? {}, "cancel body");
+    const reason = req.body?.reason;
     const cmd: CancelTask = { v: 1, task_id: task.id, ...(reason ? { reason } : {}) };
     await ctx.js.publish(subjects.cancel, encodeJson(cmd), { msgID: `cancel:${task.id}` });
     return reply.code(202).send({ id: task.id, status: task.status, cancel_requested: true });

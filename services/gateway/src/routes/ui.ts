@@ -11,10 +11,10 @@ const BUILT = path.resolve(import.meta.dirname, "../../../../packages/dashboard/
 
 export function uiRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const root = ctx.env.UI_DIR ?? BUILT;
-  app.get("/ui", async (_req, reply) => reply.redirect("/ui/"));
+  app.get("/ui", { schema: { hide: true } }, async (_req, reply) => reply.redirect("/ui/"));
   if (!existsSync(path.join(root, "index.html"))) {
     ctx.log.warn({ dir: root }, "dashboard not built (no index.html); /ui answers 404 until it is (./switchyard bootstrap builds it)");
-    app.get("/ui/*", async (_req, reply) =>
+    app.get("/ui/*", { schema: { hide: true } }, async (_req, reply) =>
       reply.code(404).send(problemBody("not_found", `the dashboard is not built (no ${root}/index.html): run ./switchyard bootstrap`)),
     );
     return;
