@@ -346,8 +346,10 @@ async function taskView(id: string, signal: AbortSignal): Promise<void> {
         refresh();
         break;
       case "tool.call":
+        // A result shows on its call's line only within one attempt: a call answered after a
+        // park (an approval, an external tool) runs in a later attempt, and gets a line of its own.
         toolRows.set(
-          e.data.call_id,
+          `${e.attempt}:${e.data.call_id}`,
           add(
             "tool",
             e,
@@ -359,7 +361,7 @@ async function taskView(id: string, signal: AbortSignal): Promise<void> {
         const html = e.data.error
           ? `<span class="error">✗ ${esc(e.data.error.code)}: ${esc(e.data.error.message)}</span>`
           : `← <code>${json(e.data.result)}</code>`;
-        const row = toolRows.get(e.data.call_id)?.querySelector(".res");
+        const row = toolRows.get(`${e.attempt}:${e.data.call_id}`)?.querySelector(".res");
         if (row) row.innerHTML = html;
         else add("tool", e, `${esc(e.data.tool)} ${html}`);
         break;
