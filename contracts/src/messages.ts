@@ -8,6 +8,10 @@ import { CallAnswer, Checkpoint, PendingRound, TaskInput, TaskResult, TaskStatus
 
 const V1 = z.literal(1);
 
+/** An agent definition as stored: its KV `sy_agents` key (`<tenant>.<name>` or `_shared.<name>`) and revision. */
+export const AgentSource = z.object({ key: z.string().min(1).max(300), revision: z.number().int().positive() });
+export type AgentSource = z.infer<typeof AgentSource>;
+
 // ---- sy.cmd.* (SY_CMD stream, consumed by the kernel) ----
 
 export const SubmitTask = z.object({
@@ -24,6 +28,12 @@ export const SubmitTask = z.object({
   submitted_at: Timestamp,
   /** Core NATS subject the kernel answers on (SubmitAccepted) once the task record exists. */
   notify: z.string().max(256).optional(),
+  /**
+   * The agent definition the gateway checked this submit against: its KV `sy_agents` key and
+   * revision. The kernel runs a plan compiled from exactly that revision, from its cache when
+   * it has one (no spawner request); without it, the spawner compiles the current definition.
+   */
+  agent_source: AgentSource.optional(),
 });
 export type SubmitTask = z.infer<typeof SubmitTask>;
 
@@ -211,6 +221,9 @@ export type AgentPutRequest = z.infer<typeof AgentPutRequest>;
 export const AgentNameRequest = z.object({ v: V1, name: Slug, tenant: Slug.optional() });
 export type AgentNameRequest = z.infer<typeof AgentNameRequest>;
 export const AgentListRequest = z.object({ v: V1, tenant: Slug.optional() });
-export const PlanRequest = z.object({ v: V1, agent: Slug, executor: Executor.optional(), tenant: Slug.optional() });
+/** `with_source`: the reply's value is a `PlanWithSource` (the plan and the definition it was compiled from), not a bare plan. */
+export const PlanRequest = z.object({ v: V1, agent: Slug, executor: Executor.optional(), tenant: Slug.optional(), with_source: z.boolean().optional() });
 export type PlanRequest = z.infer<typeof PlanRequest>;
+export const PlanWithSource = z.object({ plan: RunPlan, source: AgentSource });
+export type PlanWithSource = z.infer<typeof PlanWithSource>;
 export { AgentDef, RunPlan };

@@ -21,6 +21,8 @@ export interface KernelMetrics {
   redeliveries: Counter<"command">;
   /** Runs declared lost because their lease lapsed. */
   leasesLost: Counter;
+  /** Submits planned from the plan cache (`hit`) or by asking the spawner (`miss`). */
+  planCache: Counter<"result">;
 }
 
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -71,6 +73,12 @@ export function createKernelMetrics(registry: Registry, activeTasks: () => Itera
       registers,
     }),
     rounds: new Counter({ name: "sy_rounds_total", help: "Model rounds checked by the kernel, by verdict", labelNames: ["verdict"], registers }),
+    planCache: new Counter({
+      name: "sy_plan_cache_total",
+      help: "Submits planned from the kernel's plan cache (hit) or compiled by the spawner (miss)",
+      labelNames: ["result"],
+      registers,
+    }),
     claimsRefused: new Counter({ name: "sy_claims_refused_total", help: "Claims refused, by reason", labelNames: ["reason"], registers }),
     fencedReports: new Counter({
       name: "sy_fenced_reports_total",

@@ -21,13 +21,14 @@ import {
   modelProvider,
   type PendingCall,
   type PendingRound,
+  PlanWithSource,
   planHasTool,
   type RoundReport,
   type RoundVerdict,
   type RunCheckpointed,
   type RunFailed,
   type RunFinished,
-  RunPlan,
+  type RunPlan,
   type RunReleased,
   SpawnerReply,
   type SubmitAccepted,
@@ -46,6 +47,7 @@ import { buildEvent, encodeJson, type JetStreamClient, type KV, type Logger, new
 import { approvalNeed } from "./approval.ts";
 import { budgetExceeded, deadlinePassed } from "./budgets.ts";
 import type { KernelMetrics } from "./kernel-metrics.ts";
+import { PlanCache } from "./plan-cache.ts";
 import { backoffMs, shouldRetry } from "./retry.ts";
 import { transition } from "./state-machine.ts";
 import type { TaskStore } from "./task-store.ts";
@@ -113,6 +115,7 @@ function firstExpiry(p: PendingRound | null): string | null {
 
 export class Kernel {
   readonly #d: KernelDeps;
+  readonly #plans = new PlanCache();
   /** Reports rejected because their run is not the task's current one. */
   fencedReports = 0;
 
@@ -139,12 +142,8 @@ export class Kernel {
         return ACK;
       }
     }
-    const existing = await store.get(cmd.task_id);
-    if (existing) {
-      await this.reconcile(existing.task);
-      this.#notifySubmitted(cmd, existing.task);
-      return ACK;
-    }
+    // No read first: `create` fails when the record exists (a redelivered submit), and only
+    // then is the record read, and its effects repeated.
     let plan: RunPlan | null = null;
     let error: WireError | null = null;
     try {
@@ -219,16 +218,22 @@ export class Kernel {
     }
   }
 
+  /** The plan of the definition the gateway checked, from the cache; else compiled by the spawner (and cached). */
   async #compilePlan(cmd: SubmitTask): Promise<RunPlan> {
+    const cached = this.#plans.get(cmd.agent_source, cmd.executor);
+    this.#d.metrics?.planCache.inc({ result: cached ? "hit" : "miss" });
+    if (cached) return cached;
     const reply = await requestJson(
       this.#d.nc,
       subjects.plan,
-      { v: 1, agent: cmd.agent, tenant: cmd.tenant, ...(cmd.executor ? { executor: cmd.executor } : {}) },
+      { v: 1, agent: cmd.agent, tenant: cmd.tenant, with_source: true, ...(cmd.executor ? { executor: cmd.executor } : {}) },
       SpawnerReply,
       this.#d.spawnerTimeoutMs,
     );
     if (!reply.ok) throw new SwitchyardError(reply.error.code as "agent_not_found", reply.error.message, { details: reply.error.details });
-    return RunPlan.parse(reply.value);
+    const { plan, source } = PlanWithSource.parse(reply.value);
+    this.#plans.set(source, cmd.executor, plan);
+    return plan;
   }
 
   // ---- claims ----

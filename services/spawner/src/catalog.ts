@@ -2,6 +2,7 @@
 
 import {
   AgentDef,
+  type AgentSource,
   agentKey,
   capabilityKeys,
   checkRunnerConfig,
@@ -137,11 +138,17 @@ export class AgentCatalog {
 
   /** The tenant's agent of that name, else the shared one. */
   async get(name: string, tenant?: string): Promise<AgentDef | null> {
-    if (tenant !== undefined) {
-      const own = await this.#read(agentKey(tenant, name));
-      if (own) return own;
+    return (await this.getWithSource(name, tenant))?.def ?? null;
+  }
+
+  /** Like `get`, with the KV key and revision the definition was read from (a plan cache's key). */
+  async getWithSource(name: string, tenant?: string): Promise<{ def: AgentDef; source: AgentSource } | null> {
+    const keys = tenant !== undefined ? [agentKey(tenant, name), agentKey(undefined, name)] : [agentKey(undefined, name)];
+    for (const key of keys) {
+      const entry = await this.#kv.get(key);
+      if (entry?.operation === "PUT") return { def: AgentDef.parse(entry.json()), source: { key, revision: entry.revision } };
     }
-    return this.#read(agentKey(undefined, name));
+    return null;
   }
 
   /** Names stored under one owner (a tenant, or the shared catalog). */

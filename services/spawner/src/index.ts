@@ -98,9 +98,10 @@ await runService("spawner", SpawnerEnv, async ({ env, log }) => {
     }),
     serve(subjects.plan, PlanRequest, async (req) => {
       // The submitter's tenant: its own agent, else a shared one; never another tenant's.
-      const def = await catalog.get(req.agent, req.tenant);
-      if (!def) throw notFound(req.agent);
-      return compileRunPlan(def, req.executor);
+      const found = await catalog.getWithSource(req.agent, req.tenant);
+      if (!found) throw notFound(req.agent);
+      const plan = compileRunPlan(found.def, req.executor);
+      return req.with_source ? { plan, source: found.source } : plan;
     }),
   ];
 

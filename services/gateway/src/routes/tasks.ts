@@ -90,6 +90,8 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
       idempotency_key: key,
       submitted_at: new Date().toISOString(),
       notify: ctx.submitWaiter.subjectFor(id),
+      // The definition checked above: the kernel runs a plan compiled from exactly this revision.
+      agent_source: { key: agent.key, revision: agent.revision },
     };
     let payload: Uint8Array;
     try {
