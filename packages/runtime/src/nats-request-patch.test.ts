@@ -6,7 +6,7 @@ import { type NatsServer, startNats } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "./logger.ts";
 import { connectNats, type NatsConnection } from "./nats.ts";
-import { patchNatsRequests } from "./nats-request-patch.ts";
+import { patchNatsRequests, patchNatsWrites } from "./nats-request-patch.ts";
 
 const log = createLogger("nats-patch-test", { level: "silent", format: "json" });
 
@@ -73,3 +73,53 @@ function countErrors(into: string[]): { stop(): void } {
     },
   };
 }
+
+describe("patchNatsWrites", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connectNats(nats.url, "nats-write-test", log);
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("is in place for the pinned @nats-io/nats-core", () => {
+    expect(patchNatsWrites()).toBe(true);
+  });
+
+  it("sends what one event-loop turn published in one socket write, in order", async () => {
+    const got: string[] = [];
+    const sub = nc.subscribe("burst", { callback: (_e, m) => void got.push(m.string()) });
+    await nc.flush();
+    const transport = (nc as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } }).protocol.transport;
+    const send = transport.send.bind(transport);
+    let writes = 0;
+    transport.send = (frame: Uint8Array) => {
+      writes++;
+      send(frame);
+    };
+    try {
+      // Ten bursts, each ended by a microtask boundary (as awaits between handlers are): the
+      // library alone flushes after each one.
+      await new Promise<void>((resolve) => {
+        setImmediate(async () => {
+          for (let i = 0; i < 10; i++) {
+            nc.publish("burst", `m${i}`);
+            await Promise.resolve();
+          }
+          resolve();
+        });
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(writes, "socket writes for ten bursts in one turn").toBe(1);
+    } finally {
+      transport.send = send;
+    }
+    await nc.flush();
+    sub.unsubscribe();
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+  });
+});

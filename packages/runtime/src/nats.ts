@@ -17,12 +17,13 @@ import { BUCKETS, OPERATOR_TTL_MS, STREAMS, subjects } from "@switchyard/contrac
 import { type BaseEnv, taskRetentionHours } from "./env.ts";
 import type { Logger } from "./logger.ts";
 import { isStreamNotFound } from "./nats-errors.ts";
-import { patchNatsRequests } from "./nats-request-patch.ts";
+import { patchNatsRequests, patchNatsWrites } from "./nats-request-patch.ts";
 
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection };
 
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   if (!patchNatsRequests()) log.warn("nats request patch not applied: @nats-io/nats-core changed shape; see nats-request-patch.ts");
+  if (!patchNatsWrites()) log.warn("nats write batching not applied: @nats-io/nats-core changed shape; see nats-request-patch.ts");
   const nc = await connect({
     ...natsServers(url),
     name,
