@@ -11,6 +11,10 @@ export function connectRedis(url: string, log: Logger): Redis {
     maxRetriesPerRequest: 2,
     retryStrategy: (times) => Math.min(50 * times, 1000),
     lazyConnect: false,
+    // Commands issued in one event-loop turn go out as one pipeline (one socket write), as the
+    // NATS connection does (nats-request-patch.ts): the runner's leases and replay-cache
+    // writes, the gateway's quota scripts and the kernel's task index all issue a few each.
+    enableAutoPipelining: true,
   });
   let down = false;
   redis.on("error", (err) => {
