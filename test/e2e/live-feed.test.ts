@@ -19,6 +19,7 @@ let G: string;
 let nc: NatsConnection;
 const extra: ServiceProcess[] = [];
 let G2: string; // never submits: no rings of these tasks
+let gateway2: ServiceProcess;
 let G3: string; // rings cleared under a 4 KB global bound
 let creates: Subscription;
 /** Filter subjects of the consumers created on SY_EVENTS, in order. */
@@ -37,7 +38,9 @@ async function startGateway(env: Record<string, string>): Promise<string> {
 beforeAll(async () => {
   fleet = await startFleet({ runnerNodes: 1, env: { LOG_LEVEL: "info" }, runnerEnv: { TEXT_CHUNK_CHARS: "8" } });
   G = fleet.gatewayUrl;
-  G2 = await startGateway({});
+  // Debug: the test waits for its "joining the live feed" line. Rings linger for the test's length.
+  G2 = await startGateway({ LOG_LEVEL: "debug", SSE_RING_LINGER_MS: "600000" });
+  gateway2 = extra[0]!;
   G3 = await startGateway({ SSE_RING_TOTAL_BYTES: "4096" });
   nc = await connect({ servers: fleet.natsUrl, name: "live-feed-test" });
   creates = nc.subscribe(`$JS.API.CONSUMER.CREATE.${STREAMS.events}.>`, {
@@ -127,7 +130,9 @@ describe("live events from one consumer per gateway", () => {
     const id = await submit(G, "feed-flow", "b".repeat(400));
     const mark = created.length;
     const fromStart = openStream(url(G2, id));
-    await fromStart.waitFor((e) => e.type === "tool.call");
+    // It read the history from the stream and handed it to G2's ring as it joined.
+    await gateway2.waitForLog((l) => l.msg === "read history from the stream; joining the live feed" && l.task_id === id && l.from === 0, 20_000);
+    const filled = created.length;
     const joiner = openStream(url(G2, id)); // joins while events flow
     const resumed = await fromStart.waitFor((e) => e.type === "tool.result");
     const resumer = openStream(url(G2, id), { "last-event-id": String(resumed.id) });
@@ -143,6 +148,10 @@ describe("live events from one consumer per gateway", () => {
     // The joiner started somewhere in the flow; from there on it has every event.
     expectExactly(b, full, "follower joining while events flow (from the start: no Last-Event-ID)");
     expect(await createsFor(id, mark), "history read from the stream").toBeGreaterThanOrEqual(1);
+    // Once a follower from the start has joined, the ring holds the whole task: the later
+    // followers from the start (the joiner, one after the end) read nothing from the stream.
+    expectExactly(await readStream(url(G2, id)), full, "follower from the start after the end");
+    expect(await createsFor(id, filled), "consumers created after the ring was filled").toBe(0);
   });
 
   it("falls back to the stream when the global byte bound cleared a ring", async () => {

@@ -113,6 +113,14 @@ export interface FeedHold {
   leave(listener: FeedListener): void;
   /** Whether a follower at `at` could join now. */
   covers(at: FollowPoint): boolean;
+  /**
+   * Hands the ring history a follower read from the stream: `events` are every event of the
+   * task after `from` up to `at.through` (the follower has no other), read just before it
+   * joins. With the ring complete above a point ≤ at.through, the two together are complete
+   * above `from`, so the next follower from there needs no stream read. Ignored when it would
+   * not fit the per-task bound or the ring already reaches back that far.
+   */
+  fill(from: number, events: readonly TailEvent[], at: FollowPoint): void;
   release(): void;
 }
 
@@ -216,6 +224,21 @@ export class EventHub {
         return max;
       },
       covers,
+      fill: (from, events, at) => {
+        if (released || from >= f.coveredAfter || !covers(at)) return;
+        const last = events.at(-1)?.seq ?? from;
+        if (last > at.through) return;
+        let bytes = 0;
+        for (const e of events) bytes += eventCost(e);
+        for (const e of f.events) if (e.seq > last) bytes += eventCost(e);
+        if (bytes > this.#opts.taskBytes) return;
+        const merged = [...events, ...f.events.filter((e) => e.seq > last)];
+        f.events.splice(0, f.events.length, ...merged);
+        this.#bytes += bytes - f.bytes;
+        f.bytes = bytes;
+        f.coveredAfter = from;
+        if (this.#bytes > this.#opts.totalBytes) this.#evict();
+      },
       join(at, listener) {
         if (released || !covers(at)) return false;
         // The ring holds every event above coveredAfter ≤ at.through, and the follower has

@@ -103,9 +103,10 @@ async function stream(
         }
         continue;
       }
-      const feed = live;
-      const outcome = await followOwn(ctx, subject, state, lastSeq, req, res, feed ? () => feed.covers(state) : null);
+      const from = state.sent;
+      const outcome = await followOwn(ctx, subject, state, lastSeq, req, res, live);
       if (outcome === "finished") return;
+      ctx.log.debug({ task_id: taskId, from, to: state.sent }, "read history from the stream; joining the live feed");
     }
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message, task_id: taskId }, "event stream ended with an error");
@@ -177,7 +178,9 @@ function followFeed(
 /**
  * Follows with an ordered consumer of its own from `state.sent`, pulling only as fast as the
  * client's socket drains: `finished` at the terminal event (or `lastSeq`, or the client
- * leaving), `join` as soon as `canJoin()` says the follower may continue on the live feed.
+ * leaving), `join` as soon as `feed`'s ring reaches back to the follower (it then continues
+ * live, and the ring gets the history read here). A follower without a feed (a finished task's,
+ * or one detached for reading too slowly) reads to the end.
  *
  * `state.through` also moves when the consumer reports nothing pending: the consumer was
  * created after the follower took its hold, when the hub had delivered up to G, so every event
@@ -192,9 +195,19 @@ async function followOwn(
   lastSeq: number,
   req: IncomingMessage,
   res: ServerResponse,
-  canJoin: (() => boolean) | null,
+  feed: FeedHold | null,
 ): Promise<"finished" | "join"> {
   const delivered = ctx.eventHub.delivered;
+  // What this read gives the follower, kept (within the ring's per-task bound) to hand to the
+  // ring when the follower joins it: the next follower from the same point then reads nothing.
+  const from = state.sent;
+  let history: TailEvent[] | null = feed ? [] : null;
+  let historyBytes = 0;
+  const canJoin = () => {
+    if (!feed?.covers(state)) return false;
+    if (history) feed.fill(from, history, state);
+    return true;
+  };
   const consumer = await ctx.js.consumers.get(STREAMS.events, {
     filter_subjects: subject,
     ...(state.sent > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.sent + 1 } : { deliver_policy: DeliverPolicy.All }),
@@ -204,7 +217,7 @@ async function followOwn(
     state.through = Math.max(state.through, delivered);
   };
   if ((await consumer.info(true)).num_pending === 0) caughtUp();
-  if (canJoin?.()) {
+  if (canJoin()) {
     void consumer.delete().catch(() => undefined);
     return "join";
   }
@@ -216,10 +229,15 @@ async function followOwn(
       if (state.closed) return "finished";
       const e = toTailEvent(m.seq, m.headers, m.data);
       const terminal = deliver(e, state, res);
+      if (history) {
+        history.push(e);
+        historyBytes += e.frame?.byteLength ?? 0;
+        if (historyBytes > ctx.env.SSE_TAIL_BUFFER_BYTES) history = null;
+      }
       if (m.info.pending === 0) caughtUp();
       if (res.writableNeedDrain) await drainedOrClosed(res);
       if (terminal || m.seq >= lastSeq) return "finished";
-      if (canJoin?.()) return "join";
+      if (canJoin()) return "join";
     }
     return "finished"; // closed: the client left
   } finally {
