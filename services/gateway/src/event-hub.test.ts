@@ -109,6 +109,39 @@ describe("EventHub", () => {
     }
   }, 30_000);
 
+  it("takes a follower's history into a late ring only when it reaches the ring and fits", async () => {
+    const hub = hubOf({ taskBytes: 8 * 1024 });
+    await hub.start();
+    try {
+      const target = newTarget();
+      const subject = subjects.events(target.tenant, target.agent, target.task_id);
+      const before = await publish(target, 5);
+      await until("the hub to pass them", () => hub.delivered >= before.at(-1)!);
+      const hold = hub.hold(subject, true)!;
+      const history = before.map((seq) => ({ seq, type: "text.delta", attempt: 1, terminal: false, frame: Buffer.from(`id: ${seq}\n\n`) }));
+      // Not reaching the ring (the follower has events only up to the third): ignored.
+      hold.fill(0, history.slice(0, 3), { sent: before[2]!, through: before[2]! });
+      expect(hold.completeFromStart).toBe(false);
+      // Too big for the per-task bound: ignored.
+      const huge = history.map((e) => ({ ...e, frame: Buffer.alloc(4096) }));
+      hold.fill(0, huge, { sent: before.at(-1)!, through: hub.delivered });
+      expect(hold.completeFromStart).toBe(false);
+      // The whole history up to where the ring starts: the ring is complete from the start.
+      hold.fill(0, history, { sent: before.at(-1)!, through: hub.delivered });
+      expect(hold.completeFromStart).toBe(true);
+      const after = await publish(target, 3, 5);
+      await until("the hub to pass them", () => hub.delivered >= after.at(-1)!);
+      const other = hub.hold(subject, false)!;
+      const got: number[] = [];
+      expect(other.join({ sent: 0, through: 0 }, { onEvent: (e) => got.push(e.seq) })).toBe(true);
+      expect(got).toEqual([...before, ...after]);
+      other.release();
+      hold.release();
+    } finally {
+      await hub.stop();
+    }
+  }, 30_000);
+
   it("keeps rings within the per-task and global bounds, and a cleared ring no longer serves old points", async () => {
     const hub = hubOf({ taskBytes: 4096, totalBytes: 6 * 1024 });
     await hub.start();
