@@ -1,7 +1,8 @@
-// SSE fan-out over real processes: the followers of a running task share one consumer per
-// gateway, a late joiner the shared tail no longer covers and a client too slow to keep up
-// both fall back to a consumer of their own, and every follower gets the same events, in
-// order, without a gap, ending in the terminal status.
+// SSE fan-out over real processes: the followers of a running task are served from the
+// gateway's one live consumer and the task's ring, with no consumer of their own; a late joiner
+// the ring no longer covers reads the history with a consumer of its own first, a client too
+// slow to keep up falls back to one; every follower gets the same events, in order, without a
+// gap, ending in the terminal status.
 import http from "node:http";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -40,7 +41,7 @@ beforeAll(async () => {
         { text: "done" },
       ],
     },
-    // Streams its input, then waits: a late joiner arrives after the tail dropped the start.
+    // Streams its input, then waits: a late joiner arrives after the ring dropped the start.
     "stream-late": {
       model: "scripted",
       tools: ["sleep"],
@@ -74,16 +75,16 @@ async function consumerCount(): Promise<number> {
 }
 
 describe("followers of a running task", () => {
-  it("share one consumer per gateway and each receive the whole stream", async () => {
+  it("need no consumer of their own and each receive the whole stream", async () => {
     const id = await submit("stream-paced", "x");
     const first = openStream(eventsUrl(id));
     await first.waitFor((e) => statusOf(e) === "running");
     const before = await consumerCount();
-    // 24 more join while the agent waits: all through the first follower's tail.
+    // 24 more join while the agent waits: all from the task's ring (it was submitted here).
     const more = Array.from({ length: 24 }, () => openStream(eventsUrl(id)));
     await Promise.all(more.map((s) => s.waitFor((e) => statusOf(e) === "running")));
     const during = await consumerCount();
-    expect(during - before, `consumers on ${STREAMS.events} while 25 clients follow one task`).toBeLessThanOrEqual(1);
+    expect(during - before, `consumers on ${STREAMS.events} while 25 clients follow one task`).toBeLessThanOrEqual(0);
 
     const all = await Promise.all([first, ...more].map((s) => s.done));
     const full = await readStream(eventsUrl(id)); // after the end: read from JetStream alone
@@ -91,12 +92,12 @@ describe("followers of a running task", () => {
     for (const got of all) expect(ids(got)).toEqual(ids(full));
   });
 
-  it("serves a late joiner whose start the tail no longer holds from its own consumer, without a gap", async () => {
-    const id = await submit("stream-late", "y".repeat(16 * 1024)); // 2,048 deltas: more than the tail keeps
+  it("serves a late joiner whose start the ring no longer holds from its own consumer, without a gap", async () => {
+    const id = await submit("stream-late", "y".repeat(16 * 1024)); // 2,048 deltas: more than the ring keeps
     const early = openStream(eventsUrl(id));
     // The first round's text is out (more than TAIL_BUFFER_BYTES); the agent now sleeps.
     await early.waitFor((e) => e.type === "tool.call", 30_000);
-    const late = openStream(eventsUrl(id)); // from the start: the tail dropped it already
+    const late = openStream(eventsUrl(id)); // from the start: the ring dropped it already
     const [a, b] = await Promise.all([early.done, late.done]);
     const full = await readStream(eventsUrl(id));
     expect(statusOf(full.at(-1)!)).toBe("completed");
@@ -112,7 +113,7 @@ describe("followers of a running task", () => {
     const prompt = openStream(eventsUrl(id));
     // A client that reads its first bytes, then nothing until the task has finished.
     const slow = await pausedReader(eventsUrl(id));
-    await detached; // the gateway gave up on writing it through the shared tail
+    await detached; // the gateway gave up on writing it through the live feed
     const quick = await prompt.done;
     expect(statusOf(quick.at(-1)!), JSON.stringify(quick.at(-1)?.data.data)).toBe("completed");
     const got = await slow.resumeAndRead();

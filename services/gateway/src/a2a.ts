@@ -160,7 +160,8 @@ async function* taskEvents(c: A2aCall, t: TaskView, after: number, signal: Abort
   const consumer = await c.ctx.js.consumers.get(STREAMS.events, {
     filter_subjects: subject,
     ...(after > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 } : { deliver_policy: DeliverPolicy.All }),
-    inactive_threshold: 30_000_000_000,
+    // Milliseconds (the client converts): a reader that vanishes leaves no consumer behind for long.
+    inactive_threshold: 30_000,
   });
   const messages = await consumer.consume({ max_messages: 256 });
   const onAbort = () => void messages.close();
@@ -182,6 +183,7 @@ async function* taskEvents(c: A2aCall, t: TaskView, after: number, signal: Abort
   } finally {
     signal.removeEventListener("abort", onAbort);
     await messages.close().catch(() => undefined);
+    void consumer.delete().catch(() => undefined);
   }
 }
 

@@ -3,6 +3,7 @@
 import type { JetStreamClient, JetStreamManager, KV, Logger, NatsConnection, Redis } from "@switchyard/runtime";
 import type { KeyStore } from "./auth.ts";
 import type { GatewayEnv } from "./env.ts";
+import type { EventHub } from "./event-hub.ts";
 import type { Quotas } from "./quotas.ts";
 import type { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
@@ -26,4 +27,6 @@ export interface GatewayContext {
   keys: KeyStore;
   /** Per-tenant quotas in Redis. */
   quotas: Quotas;
+  /** Live task events from one consumer per process, and each followed task's ring (ARCHITECTURE.md §6). */
+  eventHub: EventHub;
 }

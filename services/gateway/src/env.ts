@@ -36,14 +36,27 @@ export const GatewayEnv = z.object({
     .default(2 * 1024 * 1024),
   // Interval of SSE keep-alive comments.
   SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
-  // Bytes of SSE frames a running task's shared tail keeps for followers who join late; one
-  // who needs an older event reads with a consumer of its own.
+  // Bytes of SSE frames the gateway keeps per task (its ring, oldest dropped first) for
+  // followers who join late or resume; one who needs an older event reads the stream first.
   SSE_TAIL_BUFFER_BYTES: z.coerce
     .number()
     .int()
     .min(0)
     .default(1024 * 1024),
-  // Bytes a follower's socket may hold unsent before it is detached from the shared tail and
+  // Bytes of SSE frames all tasks' rings may hold together; over it the oldest rings are cleared
+  // (their followers go on live; history is then read from the stream).
+  SSE_RING_TOTAL_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024),
+  // How long a finished task's ring stays after its terminal event once nobody follows it, so a
+  // client that connects just after the end is still served from memory.
+  SSE_RING_LINGER_MS: z.coerce.number().int().min(0).default(10_000),
+  // How long an unfinished task's ring stays with nobody following it (after its submit or its
+  // last follower left); later followers read its history from the stream.
+  SSE_RING_IDLE_MS: z.coerce.number().int().min(0).default(30_000),
+  // Bytes a follower's socket may hold unsent before it is detached from the live feed and
   // continues on a consumer of its own that waits for its socket to drain.
   SSE_FOLLOWER_BUFFER_BYTES: z.coerce
     .number()

@@ -4,6 +4,7 @@ import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopolo
 import { buildApp } from "./app.ts";
 import { isLoopbackHost, KeyStore } from "./auth.ts";
 import { GatewayEnv } from "./env.ts";
+import { EventHub } from "./event-hub.ts";
 import { Quotas } from "./quotas.ts";
 import { AnswerWaiter, SubmitWaiter } from "./submit-waiter.ts";
 
@@ -27,6 +28,14 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
   const quotas = new Quotas(redis, env, log);
   const submitWaiter = new SubmitWaiter(nc, log);
   const answerWaiter = new AnswerWaiter(nc, log);
+  // Before the API listens: a task submitted here is then always followed from its ring.
+  const eventHub = new EventHub(topo.js, topo.jsm, log, {
+    taskBytes: env.SSE_TAIL_BUFFER_BYTES,
+    totalBytes: env.SSE_RING_TOTAL_BYTES,
+    lingerMs: env.SSE_RING_LINGER_MS,
+    idleMs: env.SSE_RING_IDLE_MS,
+  });
+  await eventHub.start();
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
   const metrics = createMetrics("gateway");
   countReconnects(metrics, { nc, redis });
@@ -47,6 +56,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     metrics,
     keys,
     quotas,
+    eventHub,
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   const port = (app.server.address() as { port: number }).port;
@@ -54,6 +64,7 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
     readyInfo: { url: `http://127.0.0.1:${port}`, address },
     stop: async () => {
       await app.close();
+      await eventHub.stop();
       keys.close();
       quotas.close();
       submitWaiter.close();

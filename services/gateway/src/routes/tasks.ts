@@ -78,6 +78,8 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
 
     const id = newTaskId();
     const confirmation = ctx.submitWaiter.expect(id, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
+    // Before the submit is published, so the ring holds the task's every event (ARCHITECTURE.md §6).
+    const releaseFeed = ctx.eventHub.expect(tenant, body.agent, id);
     const cmd: SubmitTask = {
       v: 1,
       task_id: id,
@@ -98,6 +100,7 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
       payload = encodeForBus(ctx.nc.info?.max_payload, cmd, "the task");
     } catch (err) {
       confirmation.cancel();
+      releaseFeed();
       throw err;
     }
     let ack: Awaited<ReturnType<typeof ctx.js.publish>>;
@@ -107,18 +110,21 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
       ack = await ctx.js.publish(subjects.submit, payload, { msgID: submitMsgId(tenant, id, key), ...traceHeaders(contextWithSpan(span)) });
     } catch (err) {
       confirmation.cancel();
+      releaseFeed();
       throw err;
     } finally {
       span?.end();
     }
     if (ack.duplicate && key !== null) {
       confirmation.cancel();
+      releaseFeed();
       const existing = await findIdempotent(ctx, tenant, key, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
       if (!existing) throw new HttpProblem("conflict", "a submit with this Idempotency-Key is still being processed; retry shortly");
       return reply.code(202).send(submitted(existing, true));
     }
     // 202 once the kernel confirms the task exists; without a kernel the durable submit still stands.
     const accepted = await confirmation.promise;
+    if (accepted && accepted.task_id !== id) releaseFeed(); // the kernel answered with an earlier task
     if (accepted) return reply.code(202).send(submitted({ id: accepted.task_id, status: accepted.status, agent: accepted.agent }, accepted.task_id !== id));
     return reply.code(202).send(submitted({ id, status: "queued", agent: body.agent }, false));
   });
