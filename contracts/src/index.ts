@@ -1,6 +1,7 @@
 // @switchyard/contracts: the one thing services share. Schemas and types share a name.
 export * from "./agent.ts";
 export * from "./auth.ts";
+export * from "./budgets.ts";
 export * from "./capabilities.ts";
 export * from "./common.ts";
 export * from "./errors.ts";

@@ -502,7 +502,13 @@ describe("budgets (decided by the kernel)", () => {
     const totals = expectCumulativeUsage(events);
     expect(totals.at(-1)!).toBeGreaterThan(40);
     expect(totals[0]!).toBeLessThanOrEqual(40);
-    expect(events.at(-1)!.data.data).toMatchObject({ status: "failed", error: { code: "budget_exceeded", details: { budget: "max_tokens", limit: 40 } } });
+    // The over-budget round is final (no tool calls): the runner judges it (ARCHITECTURE.md §8),
+    // and its non-retryable error ends the task on attempt 1, exactly as the kernel's check did.
+    expect(statusTrail(events)).toEqual(["status:queued#1", "status:running#1", "status:failed#1"]);
+    expect(events.at(-1)!.data.data).toMatchObject({
+      status: "failed",
+      error: { code: "budget_exceeded", retryable: false, details: { budget: "max_tokens", limit: 40, used: totals.at(-1)! } },
+    });
     expect((await http("GET", `${G}/v1/tasks/${id}`)).body.result).toBeNull();
   });
 

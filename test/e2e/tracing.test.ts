@@ -4,6 +4,8 @@
 // spans of one task carry the client's trace id.
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { type Fleet, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, http } from "../src/http.ts";
@@ -108,5 +110,24 @@ describe("tracing", () => {
     expect(byId.get(run!.parentSpanId)?.service, "the run's parent span is the kernel's").toBe("kernel");
     const tool = ours.find((s) => s.name === "tool echo");
     expect(byId.get(tool!.parentSpanId)?.name, "the tool call is a child of the run").toBe("runner-pool run");
+
+    // Every event the run publishes to SY_EVENTS carries the task's trace in its headers.
+    const nc = await connect({ servers: fleet.natsUrl });
+    try {
+      const consumer = await jetstream(nc).consumers.get("SY_EVENTS", { filter_subjects: `sy.events.*.*.${res.body.id}`, deliver_policy: DeliverPolicy.All });
+      const stored: { type: string; runner: boolean; traceparent: string }[] = [];
+      for await (const m of await consumer.fetch({ max_messages: 100, expires: 2000 })) {
+        const type = (m.json() as { type: string }).type;
+        stored.push({ type, runner: type !== "status", traceparent: m.headers?.get("traceparent") ?? "" });
+        if (m.info.pending === 0) break;
+      }
+      expect(stored.filter((e) => e.runner).map((e) => e.type)).toEqual(
+        expect.arrayContaining(["step.start", "text.delta", "tool.call", "tool.result", "usage"]),
+      );
+      for (const e of stored.filter((x) => x.runner))
+        expect(e.traceparent, `${e.type} carries the task's trace`).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
+    } finally {
+      await nc.close();
+    }
   });
 });

@@ -2,13 +2,15 @@
 // tool calls → next round, until a final message. It reports facts (events, the round's
 // usage and tool calls, checkpoints, the outcome); the kernel decides what they mean: budgets,
 // approvals and external tools are its verdicts, and a parked or stopped task simply ends
-// this attempt. It never retries.
+// this attempt. A final round (no tool calls) is not reported: it can neither park nor run a
+// side effect, so only its budgets matter, judged here by the kernel's own function. It never retries.
 import {
   type ChatMessage,
   type Checkpoint,
   type ClaimGranted,
   type PendingCall,
   type RoundVerdict,
+  roundOverBudget,
   SwitchyardError,
   type TaskInput,
   type Usage,
@@ -28,7 +30,7 @@ export interface LoopContext {
   signal: AbortSignal;
   /** Called after each tool round, once that round's events are durable. */
   checkpoint: (cp: Checkpoint) => Promise<void>;
-  /** Reports a finished model round to the kernel and returns its verdict. */
+  /** Reports a finished model round with tool calls to the kernel and returns its verdict. */
   checkRound: (report: RoundCheck) => Promise<RoundVerdict>;
 }
 
@@ -110,8 +112,19 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
         const external = grant.plan.external_tools.some((x) => x.name === c.tool);
         await sink.emit("tool.call", { round, ...c, ...(external ? { external: true } : {}) });
       }
+      if (calls.length === 0 && judgesFinalRounds(grant)) {
+        // A final round asks the kernel nothing (ARCHITECTURE.md §8): it cannot park, and it runs
+        // nothing a zombie run could repeat. A budget it broke fails the attempt with the error the
+        // kernel would have recorded (not retryable); a cancel or a fence arrives as an abort, and
+        // the kernel fences the `finished` report of a run that is no longer the task's.
+        const over = roundOverBudget(grant.plan.limits, { round, usage, calls });
+        if (over) return { kind: "failed", error: over, usage };
+        await sink.emit("step.finish", { round });
+        return { kind: "finished", result: { text }, usage };
+      }
       // The kernel's events (input_required, approval.requested) must follow ours.
       await sink.flush();
+      // The fence before side effects: a run that is no longer the task's gets `stop` here, so its tools never run twice.
       const verdict = await ctx.checkRound({
         round,
         usage,
@@ -149,6 +162,15 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
       err instanceof SwitchyardError ? err.toWire() : { code: "runner_error", message: (err as Error)?.message ?? String(err), retryable: true };
     return fail(sink, usage, error);
   }
+}
+
+/**
+ * Whether this run can judge a final round's budgets alone: tokens and rounds are facts of the
+ * round, but a deadline counts from the task's creation, which only the kernel's record holds,
+ * so a plan with a deadline still has the kernel check its final round.
+ */
+function judgesFinalRounds(grant: ClaimGranted): boolean {
+  return grant.plan.limits.deadline_ms === undefined;
 }
 
 /** A call of a resumed round: run it (no approval needed, or approved), or report its answer. */

@@ -42,12 +42,21 @@ export class ReplayCache {
     );
   }
 
-  onEvent(ev: StoredEvent): void {
-    if (ev.type === "text.delta") {
-      const now = Date.now();
-      if (now - this.#lastTouch < DELTA_TOUCH_MS) return;
-      this.#lastTouch = now;
-      this.#stage({ last_event_at: ev.ts }, undefined, false);
+  /**
+   * A text or reasoning delta: neither is a critical event nor a field of the cache, so all it
+   * does is move last_event_at, at most every DELTA_TOUCH_MS (no Redis work per delta).
+   */
+  onDelta(ts: string): void {
+    const now = Date.now();
+    if (now - this.#lastTouch < DELTA_TOUCH_MS) return;
+    this.#lastTouch = now;
+    this.#stage({ last_event_at: ts }, undefined, false);
+  }
+
+  /** An event of the run; `json` is its encoding when the caller has it already (the ring stores it). */
+  onEvent(ev: StoredEvent, json?: string): void {
+    if (ev.type === "text.delta" || ev.type === "reasoning.delta") {
+      this.onDelta(ev.ts);
       return;
     }
     const fields: Record<string, string | number> = { ...this.#identity, last_event_at: ev.ts };
@@ -57,7 +66,7 @@ export class ReplayCache {
     else if (ev.type === "step.finish") fields.round_count = Number(data.round);
     else if (ev.type === "usage") fields.last_usage = JSON.stringify(data);
     else if (ev.type === "status") fields.status = String(data.status);
-    this.#stage(fields, CRITICAL_EVENT_TYPES.has(ev.type) ? JSON.stringify(ev) : undefined, true);
+    this.#stage(fields, CRITICAL_EVENT_TYPES.has(ev.type) ? (json ?? JSON.stringify(ev)) : undefined, true);
   }
 
   /** Updates of one macrotask go out as one pipeline (later fields win; critical events keep their order). */

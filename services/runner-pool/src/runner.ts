@@ -38,6 +38,7 @@ import { sleep } from "./abortable.ts";
 import { inputText } from "./agent-loop.ts";
 import { type EgressPolicy, egressFetch, egressPolicy } from "./egress.ts";
 import type { RunnerEnv } from "./env.ts";
+import { EventPublisher } from "./event-publisher.ts";
 import type { NodeInfo, RoundCheck, RunOutcome, StopReason } from "./kinds/kind.ts";
 import { type AnyRunnerKind, registerKinds } from "./kinds/registry.ts";
 import { Liveness } from "./liveness.ts";
@@ -49,6 +50,8 @@ import { Slots } from "./slots.ts";
 const PROVIDER_NAK_MS = 1000;
 /** Work items are acked right after the claim; an unclaimed one returns after this. */
 const WORK_ACK_WAIT_NS = 10_000_000_000;
+/** An event publish whose JetStream ack has not come by then fails (the JetStream client's own request timeout). */
+const EVENT_ACK_TIMEOUT_MS = 5000;
 
 interface ActiveRun {
   grant: ClaimGranted;
@@ -65,6 +68,8 @@ interface ActiveRun {
 export class RunnerNodeService {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
+  /** Every run's events go out through it: one ack subscription for the node, not one per run. */
+  readonly #events: EventPublisher;
   readonly #jsm: JetStreamManager;
   readonly #redis: Redis;
   readonly #env: RunnerEnv;
@@ -100,6 +105,7 @@ export class RunnerNodeService {
   }) {
     this.#nc = deps.nc;
     this.#js = deps.js;
+    this.#events = new EventPublisher(deps.nc, EVENT_ACK_TIMEOUT_MS);
     this.#jsm = deps.jsm;
     this.#redis = deps.redis;
     this.#env = deps.env;
@@ -278,7 +284,7 @@ export class RunnerNodeService {
     });
     const target = { tenant: grant.tenant, agent: grant.agent, task_id: grant.task_id };
     const cache = new ReplayCache(this.#redis, grant.task_id, log);
-    const sink = new MeteredEventSink(this.#js, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
+    const sink = new MeteredEventSink(this.#events, target, grant.run_id, grant.attempt, cache, this.#env.EVENT_WINDOW);
     sink.metrics = this.runnerMetrics;
     sink.traceModel = grant.plan.model;
     this.liveness.acquireLease(grant.task_id, grant.run_id);

@@ -17,7 +17,7 @@ export type RunOutcome =
   | { kind: "aborted"; usage: Usage }
   /** The kernel parked the task (approval or external result needed): nothing more to report. */
   | { kind: "parked"; usage: Usage }
-  /** The kernel ended the task (budget) or fenced this run: nothing more to report. */
+  /** The kernel ended the task (budget, cancel) or fenced this run at a round check: nothing more to report. */
   | { kind: "stopped"; usage: Usage; message: string };
 
 /**
@@ -54,7 +54,10 @@ export interface RunContext<C> {
   checkpoint(cp: Checkpoint): Promise<void>;
   /**
    * Asks the kernel about a finished model round (budgets, approvals, external tools) and
-   * returns its verdict. Kinds that run the model loop must call it after every round.
+   * returns its verdict. Kinds that run the model loop must call it after every round with
+   * tool calls, before any call runs: it is the fence that keeps a stale run from repeating a
+   * side effect. A final round may skip it when the kind judges the budgets itself with
+   * `roundOverBudget` from contracts (ARCHITECTURE.md §8), as the model loop does.
    */
   checkRound(report: RoundCheck): Promise<RoundVerdict>;
   /** Publishes what this run looks like now in the task's `runner_state` (GET /v1/tasks/:id). */
