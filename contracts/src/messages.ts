@@ -179,6 +179,8 @@ export const ClaimGranted = z.object({
   usage: Usage,
   /** A parked round whose calls are all answered: run them, then go on from the checkpoint. */
   resume: PendingRound.nullable(),
+  /** When the task was created: the start of its deadline, which the run checks after a final round. */
+  created_at: Timestamp.optional(),
 });
 export const ClaimRefused = z.object({
   v: V1,

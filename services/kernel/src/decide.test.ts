@@ -282,6 +282,7 @@ describe("decideClaim", () => {
       checkpoint: checkpoint(2),
       usage: usage(0),
       resume: null,
+      created_at: queued.created_at,
     });
   });
 
@@ -490,6 +491,16 @@ describe("decideFailed", () => {
     ]);
     const resumedOnce = running({ attempt: 3, resumes: 1 });
     expect(decideFailed(resumedOnce, { ...cmd(), attempt: 3 }, ctx).next).toMatchObject({ status: "queued", attempt: 4 });
+  });
+
+  it("a failure that ends the task settles a parked round still on record; a retry keeps it", () => {
+    const fatal = { code: "budget_exceeded", message: "over", retryable: false };
+    const pending = pendingRound([answered(approvalCall("c1"))], 2);
+    const t = running({ attempt: 2, resumes: 1, pending });
+    const d = decideFailed(t, { ...cmd({ error: fatal }), attempt: 2 }, ctx);
+    expect(d.next).toMatchObject({ status: "failed", pending: null });
+    expect(d.next?.answered.map((c) => c.call_id)).toEqual(["c1"]);
+    expect(decideFailed(t, { ...cmd(), attempt: 2 }, ctx).next).toMatchObject({ status: "queued", pending });
   });
 
   it("a non-retryable error, or a task without a retry policy, fails at once", () => {

@@ -167,6 +167,7 @@ function grant(t: TaskRecord): ClaimReply {
     usage: t.usage,
     // A parked round whose answers are all in: the run executes its calls first.
     resume: t.pending && unanswered(t.pending).length === 0 && (t.checkpoint?.round ?? 0) < t.pending.round ? t.pending : null,
+    created_at: t.created_at,
   };
 }
 
@@ -274,7 +275,9 @@ export function decideFailed(t: TaskRecord | null, cmd: RunFailed, ctx: DecideCt
         const due = Math.max(ctx.now + backoffMs(policy, failuresSoFar(t), ctx.random), cmd.not_before ? Date.parse(cmd.not_before) || 0 : 0);
         return transition(t, "queued", { attempt: t.attempt + 1, error: cmd.error, usage: cmd.usage, not_before: isoAt(due) }, isoAt(ctx.now));
       }
-      return transition(t, "failed", { error: cmd.error, usage: cmd.usage }, isoAt(ctx.now));
+      // Ending the task settles a parked round still on record (the runner enforces budgets on a
+      // final round now, so a resumed run may fail before its checkpoint settled it).
+      return transition(t, "failed", { error: cmd.error, usage: cmd.usage, ...settlePending(t, null) }, isoAt(ctx.now));
     },
     (after) => effectsOf(after, { now: ctx.now, runEnded: true }),
   );

@@ -45,7 +45,7 @@ describe("inputText", () => {
 // The loop with the real scripted model and built-in tools; the kernel's side is the `checkRound`
 // it is given, which records every round the loop asks about (ARCHITECTURE.md §8).
 describe("runAgentLoop: which rounds ask the kernel", () => {
-  function grantFor(limits: Record<string, number>, script: ScriptStep[]): ClaimGranted {
+  function grantFor(limits: Record<string, number>, script: ScriptStep[], extra: Partial<ClaimGranted> = {}): ClaimGranted {
     const plan = RunPlan.parse({
       v: 1,
       agent: "a",
@@ -72,6 +72,7 @@ describe("runAgentLoop: which rounds ask the kernel", () => {
       checkpoint: null,
       usage: ZERO_USAGE,
       resume: null,
+      ...extra,
     });
   }
 
@@ -146,9 +147,18 @@ describe("runAgentLoop: which rounds ask the kernel", () => {
     expect(outcome).toMatchObject({ kind: "failed", error: { code: "budget_exceeded", details: { budget: "max_tokens", limit: 40 } } });
   });
 
-  it("a plan with a deadline still has the kernel check its final round (the deadline counts from the task's creation)", async () => {
+  it("a plan with a deadline and a grant without created_at (an older kernel) still has the kernel check its final round", async () => {
     const { outcome, asked } = await run(grantFor({ deadline_ms: 60_000 }, [{ text: "hello" }]));
     expect(outcome.kind).toBe("finished");
     expect(asked.map((r) => ({ round: r.round, calls: r.calls.length }))).toEqual([{ round: 1, calls: 0 }]);
+  });
+
+  it("a grant with created_at: the run judges the deadline after a final round itself", async () => {
+    const inTime = await run(grantFor({ deadline_ms: 60_000 }, [{ text: "hello" }], { created_at: new Date().toISOString() }));
+    expect(inTime.outcome.kind).toBe("finished");
+    expect(inTime.asked).toEqual([]);
+    const late = await run(grantFor({ deadline_ms: 1000 }, [{ text: "hello" }], { created_at: new Date(Date.now() - 5000).toISOString() }));
+    expect(late.asked).toEqual([]);
+    expect(late.outcome).toMatchObject({ kind: "failed", error: { code: "budget_exceeded", retryable: false, details: { budget: "deadline", limit: 1000 } } });
   });
 });

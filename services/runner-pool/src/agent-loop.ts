@@ -8,6 +8,7 @@ import {
   type ChatMessage,
   type Checkpoint,
   type ClaimGranted,
+  overBudget,
   type PendingCall,
   type RoundVerdict,
   roundOverBudget,
@@ -117,7 +118,9 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
         // nothing a zombie run could repeat. A budget it broke fails the attempt with the error the
         // kernel would have recorded (not retryable); a cancel or a fence arrives as an abort, and
         // the kernel fences the `finished` report of a run that is no longer the task's.
-        const over = roundOverBudget(grant.plan.limits, { round, usage, calls });
+        const over = grant.created_at
+          ? overBudget(grant.plan.limits, grant.created_at, { round, usage, calls }, Date.now())
+          : roundOverBudget(grant.plan.limits, { round, usage, calls });
         if (over) return { kind: "failed", error: over, usage };
         await sink.emit("step.finish", { round });
         return { kind: "finished", result: { text }, usage };
@@ -166,11 +169,11 @@ export async function runAgentLoop(ctx: LoopContext): Promise<RunOutcome> {
 
 /**
  * Whether this run can judge a final round's budgets alone: tokens and rounds are facts of the
- * round, but a deadline counts from the task's creation, which only the kernel's record holds,
- * so a plan with a deadline still has the kernel check its final round.
+ * round, and a deadline counts from the task's creation, which the grant carries (`created_at`;
+ * a kernel too old to send it leaves a plan with a deadline to the kernel's check).
  */
 function judgesFinalRounds(grant: ClaimGranted): boolean {
-  return grant.plan.limits.deadline_ms === undefined;
+  return grant.plan.limits.deadline_ms === undefined || grant.created_at !== undefined;
 }
 
 /** A call of a resumed round: run it (no approval needed, or approved), or report its answer. */
