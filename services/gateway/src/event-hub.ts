@@ -86,6 +86,8 @@ class Feed {
   /** The seq of the task's terminal event, once delivered (0: not yet). */
   terminalSeq = 0;
   expiresAt: number;
+  /** Set for a task this gateway submitted (`expect`): whose it is, known without reading its record. */
+  submitted: { tenant: string; agent: string; taskId: string } | null = null;
 
   constructor(subject: string, coveredAfter: number, expiresAt: number) {
     this.subject = subject;
@@ -137,6 +139,8 @@ export class EventHub {
   readonly #log: Logger;
   readonly #opts: EventHubOptions;
   readonly #feeds = new Map<string, Feed>();
+  /** Feeds of tasks this gateway submitted, by task id. */
+  readonly #submitted = new Map<string, Feed>();
   #bytes = 0;
   /** The last stream sequence handed to #onMessage (G in the argument above). */
   #delivered = 0;
@@ -188,10 +192,26 @@ export class EventHub {
       feed = new Feed(subject, 0, Date.now() + this.#opts.idleMs);
       this.#feeds.set(subject, feed);
     }
+    feed.submitted = { tenant, agent, taskId };
+    this.#submitted.set(taskId, feed);
     const mine = feed;
     return () => {
       if (mine.holds === 0 && this.#feeds.get(subject) === mine) this.#drop(mine);
     };
+  }
+
+  /**
+   * What a follower needs of a task this gateway submitted, while its ring is complete from the
+   * task's first event: its tenant and agent (its subject), the highest attempt its status events
+   * announced and whether it ended. The SSE route then needs no read of the task record; null
+   * for any other task (the record is read).
+   */
+  submittedHere(taskId: string): { tenant: string; agent: string; attempt: number; finished: boolean } | null {
+    const feed = this.#submitted.get(taskId);
+    if (!feed?.submitted || feed.coveredAfter !== 0 || this.#feeds.get(feed.subject) !== feed) return null;
+    let attempt = 1;
+    for (const e of feed.events) if (e.type === "status") attempt = Math.max(attempt, e.attempt);
+    return { tenant: feed.submitted.tenant, agent: feed.submitted.agent, attempt, finished: feed.terminalSeq > 0 };
   }
 
   /**
@@ -348,6 +368,7 @@ export class EventHub {
 
   #drop(feed: Feed): void {
     this.#feeds.delete(feed.subject);
+    if (feed.submitted && this.#submitted.get(feed.submitted.taskId) === feed) this.#submitted.delete(feed.submitted.taskId);
     this.#bytes -= feed.bytes;
     feed.bytes = 0;
     feed.events.length = 0;

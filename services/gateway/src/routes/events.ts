@@ -34,11 +34,18 @@ export function eventRoutes(app: FastifyInstance, ctx: GatewayContext & { jsm: J
   // Path and query are declared; Last-Event-ID (which wins over ?after=) is read below.
   const schema = { params: TaskParams, querystring: EventsQuery };
   app.withTypeProvider<ZodTypeProvider>().get("/v1/tasks/:id/events", { schema, config: { names: taskParamNames } }, async (req, reply) => {
-    const task = await loadTask(ctx, req.params.id, tenantOf(req));
+    // A task this gateway submitted is known from its feed (its tenant is checked the same way);
+    // any other is read from the store.
+    const tenant = tenantOf(req);
+    const here = ctx.eventHub.submittedHere(req.params.id);
+    const task =
+      here && here.tenant === tenant
+        ? { id: req.params.id, tenant, agent: here.agent, attempt: here.attempt, finished: here.finished }
+        : await loadTask(ctx, req.params.id, tenant).then((t) => ({ ...t, finished: isTerminal(t.status as TaskStatus) }));
     const q = req.query;
     const after = resumePoint(req.headers["last-event-id"], q.after);
     const subject = subjects.events(task.tenant, task.agent, task.id);
-    const finished = isTerminal(task.status as TaskStatus);
+    const finished = task.finished;
 
     // Held before any history is read (see above). A finished task's feed is used if there is one.
     const hold = ctx.eventHub.hold(subject, !finished);
