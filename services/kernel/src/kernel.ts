@@ -6,7 +6,6 @@
 // alone, so a command redelivered after a crash repeats them safely.
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  type ActiveTask,
   type AnswerCall,
   type AnswerOutcome,
   type CallAnswer,
@@ -68,8 +67,6 @@ export interface KernelDeps {
   js: JetStreamClient;
   store: TaskStore;
   idempotency: KV;
-  /** Index of non-terminal tasks, kept by `reconcile`, watched by the reaper. */
-  active: KV;
   log: Logger;
   spawnerTimeoutMs: number;
   commandRetryMs: number;
@@ -80,12 +77,6 @@ export interface KernelDeps {
 }
 
 type RunReport = { task_id: string; run_id: string; attempt: number };
-
-/** created_at + the plan's deadline, or null when the agent has none. */
-function deadlineOf(t: TaskRecord): string | null {
-  const ms = t.plan?.limits.deadline_ms;
-  return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
-}
 
 /**
  * Attempts that failed: every attempt but the ones that began as a resume of a parked task or
@@ -100,15 +91,6 @@ function settlePending(t: TaskRecord, completedRound: number | null): Pick<TaskR
   // checkpoint's conversation already and would only make every later record write larger.
   const settled = t.pending.calls.filter((c) => c.kind !== "run").map((c) => ({ ...c, args: {} }));
   return { pending: null, answered: [...t.answered, ...settled].slice(-ANSWERED_KEPT) };
-}
-
-/** When the first unanswered approval of a parked round times out, or null. */
-function firstExpiry(p: PendingRound | null): string | null {
-  const times = unanswered(p)
-    .map((c) => c.expires_at)
-    .filter((x): x is string => x !== null)
-    .sort();
-  return times[0] ?? null;
 }
 
 export class Kernel {
@@ -247,9 +229,6 @@ export class Kernel {
     const t = res.after;
     if (!res.changed) {
       if (isTerminal(t.status)) return refuse("terminal", `task is ${t.status}`);
-      // Heals the index of a grant whose kernel died before indexing it (the reaper reads it);
-      // the same node asking again is healed by the reconcile below.
-      if (t.status === "running" && t.node_id !== req.node_id) await this.#index(t);
       if (t.attempt !== req.attempt) return refuse("stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
       // A claim whose reply was lost: the same node asking again for the same attempt gets the same run.
       if (t.status !== "running" || t.node_id !== req.node_id) return refuse("already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
@@ -387,6 +366,10 @@ export class Kernel {
     } else if (res.changed) {
       this.#d.log.info({ task_id: t.id, error: t.error }, "task ended by its round check");
       await this.reconcile(t);
+    } else if (verdict.verdict === "stop" && isTerminal(t.status)) {
+      // This run's task is finished (stop/terminal is only said to the current run): perhaps by
+      // this very round check, asked again because its kernel died before the effects went out.
+      await this.reconcile(t, { runEnded: true });
     }
     return verdict;
   }
@@ -525,7 +508,7 @@ export class Kernel {
       if (after.status === "queued") this.#d.log.info({ task_id: after.id, attempt: after.attempt }, "task resumed: every waiting call is answered");
       await this.reconcile(after);
     } else {
-      await this.#index(after);
+      this.#d.tenantIndex?.note(after);
     }
   }
 
@@ -536,7 +519,7 @@ export class Kernel {
   }
 
   /**
-   * Approvals whose policy timeout passed (the reaper calls this for parked tasks past their
+   * Approvals whose policy timeout passed (the reaper's verdict for parked tasks past their
    * `wait_until`): rejected with a reason the model sees, or, with `on_timeout: fail`, the
    * task fails with approval_timeout. Returns whether it acted.
    */
@@ -570,7 +553,13 @@ export class Kernel {
         error: { code: "approval_timeout", message: `no approval within ${timeoutMs} ms for ${tools}`, retryable: false },
       });
     });
-    if (!res?.changed) return this.#settle(taskId, res);
+    if (res && !res.changed && (res.after.status === "input_required" || res.after.status === "queued")) {
+      // Applied before (this verdict redelivered): its events and the resume go out again.
+      const timedOut = (res.after.pending?.calls ?? []).filter((c) => c.answer?.type === "approval" && c.answer.by === "timeout").map((c) => c.call_id);
+      if (timedOut.length > 0) await this.#afterAnswers(res.after, res.after, timedOut);
+      return false;
+    }
+    if (!res?.changed) return this.#settle(res);
     this.#d.log.info({ task_id: taskId, calls: expired.map((c) => c.call_id), status: res.after.status }, "approval timed out");
     await this.#afterAnswers(
       res.before,
@@ -580,7 +569,7 @@ export class Kernel {
     return true;
   }
 
-  // ---- decisions of the reaper ----
+  // ---- verdicts of the reaper (sy.cmd.reap, acked after their effects: ARCHITECTURE.md §5) ----
 
   /**
    * The run's lease lapsed: its runner is dead or cut off. Fence the run and re-dispatch from
@@ -599,7 +588,15 @@ export class Kernel {
         ? transition(t, "queued", { attempt: t.attempt + 1, error, not_before: null })
         : transition(t, "failed", { error });
     });
-    if (!res?.changed) return this.#settle(taskId, res);
+    if (!res?.changed) {
+      // Queued again from this very run: this verdict (or the run's own report) was applied
+      // before; the dispatch and the abort go out again (idempotent).
+      if (res?.after.status === "queued" && res.after.run_id === runId) {
+        this.#abort(taskId, runId, "run fenced: lease lapsed", "fenced");
+        await this.reconcile(res.after, { runEnded: true });
+      }
+      return this.#settle(res);
+    }
     this.#d.log.warn(
       { task_id: taskId, run_id: runId, node_id: res.before.node_id, next: res.after.status, attempt: res.after.attempt },
       "run lost: lease lapsed",
@@ -611,13 +608,12 @@ export class Kernel {
   }
 
   /**
-   * The reaper found nothing to change. A task gone from the store, or finished while its index
-   * entry stayed (a kernel died between the record write and its effects), is settled here:
-   * its effects are repeated (idempotent: message ids) and the index entry goes. Returns false.
+   * A verdict found nothing to change. A finished task may be finished by this very verdict,
+   * redelivered because its kernel died between the record write and its effects: they are
+   * repeated (idempotent: message ids). Returns false.
    */
-  async #settle(taskId: string, res: { after: TaskRecord } | null): Promise<false> {
-    if (!res) await this.#d.active.delete(taskId);
-    else if (isTerminal(res.after.status)) await this.reconcile(res.after, { runEnded: true });
+  async #settle(res: { after: TaskRecord } | null): Promise<false> {
+    if (res && isTerminal(res.after.status)) await this.reconcile(res.after, { runEnded: true });
     return false;
   }
 
@@ -627,7 +623,7 @@ export class Kernel {
       const error = isTerminal(t.status) ? null : deadlinePassed(t, Date.now());
       return error ? transition(t, "failed", { error }) : null;
     });
-    if (!res?.changed) return this.#settle(taskId, res);
+    if (!res?.changed) return this.#settle(res);
     this.#d.log.info({ task_id: taskId }, "deadline exceeded");
     await this.reconcile(res.after);
     return true;
@@ -642,7 +638,7 @@ export class Kernel {
             error: { code: "no_runner", message: `no runner node served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`, retryable: false },
           }),
     );
-    if (!res?.changed) return this.#settle(taskId, res);
+    if (!res?.changed) return this.#settle(res);
     this.#d.log.warn({ task_id: taskId, kind: res.after.runner_kind }, "queue timeout: no runner serves the kind");
     await this.reconcile(res.after);
     return true;
@@ -665,7 +661,8 @@ export class Kernel {
     if (res.changed) return res.after;
     const t = res.after;
     const sameRun = t.run_id === cmd.run_id && (t.attempt === cmd.attempt || t.attempt === cmd.attempt + 1);
-    if (sameRun && kind !== "checkpoint" && t.status !== "running") return t; // redelivered: repeat its effects
+    // Redelivered: repeat its effects (a checkpoint's only when it ended the task: task_too_large).
+    if (sameRun && t.status !== "running" && (kind !== "checkpoint" || isTerminal(t.status))) return t;
     if (t.run_id !== cmd.run_id || t.attempt !== cmd.attempt) {
       this.fencedReports++;
       this.#d.metrics?.fencedReports.inc({ report: kind });
@@ -708,10 +705,10 @@ export class Kernel {
    */
   async reconcile(t: TaskRecord, opts: { runEnded?: boolean } = {}): Promise<void> {
     const status: TaskStatus = t.status;
-    // The index first: a claim has no redelivery, so a kernel that dies right after granting
-    // one must leave the reaper an index that says `running` (it then finds no lease and
-    // re-dispatches). A finished task leaves the index last, after its terminal event.
-    if (!isTerminal(status)) await this.#index(t);
+    // The reaper's view is the record itself (ARCHITECTURE.md §3): a kernel that dies right
+    // after granting a claim leaves a record that says `running`, the reaper finds no lease and
+    // re-dispatches. Effects lost to a kernel's death are repeated by the command's redelivery.
+    this.#d.tenantIndex?.note(t);
     const perAttempt = status === "queued" || status === "running" || status === "input_required";
     const msgId = perAttempt ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
     const data: Record<string, unknown> = { status, attempt: t.attempt };
@@ -746,27 +743,6 @@ export class Kernel {
       if (isTerminal(status) && t.started_at && t.finished_at)
         m.runDuration.observe({ status }, Math.max(0, Date.parse(t.finished_at) - Date.parse(t.started_at)) / 1000);
     }
-    if (isTerminal(status)) await this.#index(t);
-  }
-
-  /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
-  async #index(t: TaskRecord): Promise<void> {
-    this.#d.tenantIndex?.note(t);
-    if (isTerminal(t.status)) {
-      await this.#d.active.delete(t.id);
-      return;
-    }
-    const entry: ActiveTask = {
-      task_id: t.id,
-      status: t.status,
-      attempt: t.attempt,
-      run_id: t.run_id,
-      runner_kind: t.runner_kind,
-      since: t.updated_at,
-      deadline_at: deadlineOf(t),
-      wait_until: t.status === "input_required" ? firstExpiry(t.pending) : null,
-    };
-    await this.#d.active.put(t.id, JSON.stringify(entry));
   }
 
   /** approval.requested for every approval the parked round waits for (idempotent message ids). */
