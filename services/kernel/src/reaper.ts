@@ -13,7 +13,16 @@
 // dies in between leaves it to be redelivered (ARCHITECTURE.md §5). Every replica runs a
 // reaper; a verdict's message id makes the replicas' copies one command.
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
-import { ActiveTask, isTerminal, type ReaperVerdict, redisKeys, subjects, TASK_RECORDS_STREAM, TaskRecordHeaders } from "@switchyard/contracts";
+import {
+  ActiveTask,
+  isTerminal,
+  type ReaperVerdict,
+  redisKeys,
+  subjects,
+  TASK_RECORDS_STREAM,
+  TaskRecordHeaders,
+  type TaskStatus,
+} from "@switchyard/contracts";
 import { encodeJson, type JetStreamClient, type Logger, listRunnerNodes, nodesPerKind, type Redis } from "@switchyard/runtime";
 import { activeView, type TaskStore } from "./task-store.ts";
 
@@ -102,6 +111,10 @@ export class Reaper {
     }
     const raw = m.headers?.get(TaskRecordHeaders.view);
     const parsed = raw ? safeView(raw) : null;
+    if (parsed === "finished") {
+      this.#forget(id);
+      return;
+    }
     if (!parsed) {
       this.#legacy.set(id, m.seq);
       this.#legacyQueue.push(id);
@@ -279,9 +292,12 @@ export class Reaper {
   }
 }
 
-function safeView(raw: string): ActiveTask | null {
+/** The view in a record's header; "finished" without validating the rest (most retained records are). */
+function safeView(raw: string): ActiveTask | "finished" | null {
   try {
-    const parsed = ActiveTask.safeParse(JSON.parse(raw));
+    const json = JSON.parse(raw) as { status?: unknown };
+    if (typeof json?.status === "string" && isTerminal(json.status as TaskStatus)) return "finished";
+    const parsed = ActiveTask.safeParse(json);
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
