@@ -1,5 +1,8 @@
 // The reaper against a real nats-server and Redis: its view of unfinished tasks read from KV
-// sy_tasks headers-only, and a verdict that survives the death of the kernel applying it.
+// sy_tasks headers-only, a verdict that survives the death of the kernel applying it, and a
+// round check's outcome whose effects a kernel's death must not lose now that no second index
+// outlives the record write (ARCHITECTURE.md §5). A kernel "dies" here by failing the publish
+// after its record write, so its command or request is not answered, as after a death.
 import { type ReaperVerdict, RunPlan, STREAMS, subjects, type TaskRecord, WorkItem } from "@switchyard/contracts";
 import { type NatsServer, type RedisServer, startNats, startRedis } from "@switchyard/devkit";
 import {
@@ -145,5 +148,43 @@ describe("Reaper", () => {
       reaper.stop();
       watch.unsubscribe();
     }
+  });
+
+  it("repeats a round check's terminal outcome when the round is asked again after its kernel died before the effects", { timeout: 30_000 }, async () => {
+    // Without a second index, nothing else would announce this record: the reaper drops a finished task.
+    const store = new TaskStore(topo.tasks, topo.js);
+    const t = task("running", { run_id: "run-r", node_id: "node-a", started_at: T0, plan: { ...plan, limits: { ...plan.limits, max_tokens: 10 } } });
+    expect(await store.create(t)).toBe(true);
+    const noEvents: JetStreamClient = new Proxy(topo.js, {
+      get(target, prop, receiver) {
+        if (prop !== "publish") return Reflect.get(target, prop, receiver);
+        return (subject: string, ...rest: unknown[]) =>
+          subject.startsWith("sy.events.") ? Promise.reject(new Error("kernel died")) : (target.publish as (...a: unknown[]) => unknown)(subject, ...rest);
+      },
+    });
+    const kernelOn = (js: JetStreamClient) =>
+      new Kernel({ nc, js, store: new TaskStore(topo.tasks, js), idempotency: topo.idempotency, log, spawnerTimeoutMs: 1000, commandRetryMs: 100 });
+    const round = {
+      v: 1 as const,
+      task_id: t.id,
+      run_id: "run-r",
+      attempt: 1,
+      round: 1,
+      usage: { input_tokens: 10, output_tokens: 10, total_tokens: 20 },
+      calls: [],
+      checkpoint: null,
+      can_park: true,
+    };
+    await expect(kernelOn(noEvents).round(round), "kernel A wrote the record, then died").rejects.toThrow("kernel died");
+    expect((await store.get(t.id))?.task).toMatchObject({ status: "failed", error: { code: "budget_exceeded" } });
+    const lastStatus = async () => {
+      const m = await topo.jsm.streams.getMessage(STREAMS.events, { last_by_subj: subjects.events(t.tenant, t.agent, t.id) }).catch(() => null);
+      return m ? (m.json<{ data: { status?: string } }>().data.status ?? null) : null;
+    };
+    expect(await lastStatus(), "no terminal event yet").toBeNull();
+
+    // The runner asks again (it got no verdict): kernel B says stop and publishes the event.
+    expect(await kernelOn(topo.js).round(round)).toMatchObject({ verdict: "stop", reason: "terminal" });
+    expect(await lastStatus()).toBe("failed");
   });
 });
