@@ -82,7 +82,6 @@ export class Reaper {
       headers_only: true,
     });
     const messages = await consumer.consume({ max_messages: 1024 });
-    this.#stopWatch = () => void messages.close();
     let records = 0;
     let caughtUp = false;
     const done = () => {
@@ -91,12 +90,21 @@ export class Reaper {
       this.#caughtUp({ records, ms: Date.now() - started });
     };
     if ((await consumer.info(true)).num_pending === 0) done();
+    let stopped = false;
+    this.#stopWatch = () => {
+      stopped = true;
+      void messages.close();
+    };
     void (async () => {
-      for await (const m of messages) {
-        this.#onRecord(m);
-        if (caughtUp) continue;
-        records++;
-        if (m.info.pending === 0) done();
+      try {
+        for await (const m of messages) {
+          this.#onRecord(m);
+          if (caughtUp) continue;
+          records++;
+          if (m.info.pending === 0) done();
+        }
+      } finally {
+        if (!stopped) this.#log.error("reaper: the view of unfinished tasks stopped following sy_tasks; restart the kernel");
       }
     })();
     this.#timer = setInterval(() => void this.tick(), this.#opts.intervalMs);
