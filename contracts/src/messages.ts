@@ -105,6 +105,24 @@ export type RunReleased = z.infer<typeof RunReleased>;
 export const DispatchDue = z.object({ v: V1, task_id: TaskId, attempt: z.number().int().min(1), due_at: Timestamp });
 export type DispatchDue = z.infer<typeof DispatchDue>;
 
+/**
+ * A verdict of the kernel's reaper (ARCHITECTURE.md §5), sent to the kernel as a command so that
+ * it is applied, effects included, and acked only then: a kernel that dies in between leaves it
+ * to be redelivered. `attempt` (and `run_id` for a lost run) is what the reaper saw; the kernel
+ * applies the verdict only to that attempt.
+ */
+export const ReaperVerdict = z.discriminatedUnion("verdict", [
+  /** The run's lease lapsed: fence it, re-dispatch or fail. */
+  z.object({ v: V1, verdict: z.literal("run_lost"), task_id: TaskId, attempt: z.number().int().min(1), run_id: z.string().min(1).max(128) }),
+  /** The task is past its deadline. */
+  z.object({ v: V1, verdict: z.literal("deadline"), task_id: TaskId, attempt: z.number().int().min(1) }),
+  /** A queued task whose kind no live node has served for QUEUE_TIMEOUT_MS. */
+  z.object({ v: V1, verdict: z.literal("queue_timeout"), task_id: TaskId, attempt: z.number().int().min(1), waited_ms: z.number().int().min(0) }),
+  /** A parked task's first unanswered approval is past its timeout. */
+  z.object({ v: V1, verdict: z.literal("approval_timeout"), task_id: TaskId, attempt: z.number().int().min(1) }),
+]);
+export type ReaperVerdict = z.infer<typeof ReaperVerdict>;
+
 // ---- sy.work.<kind> (SY_WORK stream, consumed by runner nodes) ----
 
 export const WorkItem = z.object({

@@ -14,6 +14,7 @@ import {
   ClaimRequest,
   DispatchDue,
   PlanRequest,
+  ReaperVerdict,
   RoundReport,
   RoundVerdict,
   RunCheckpointed,
@@ -37,8 +38,6 @@ export const BUCKETS = {
   tasks: "sy_tasks",
   agents: "sy_agents",
   idempotency: "sy_idem",
-  /** Non-terminal tasks (key: task id → ActiveTask), watched by the kernel's reaper. */
-  active: "sy_active",
   /** Runner kinds and their config JSON Schemas (key: kind → RunnerKindRecord), written by runner nodes. */
   runnerKinds: "sy_runner_kinds",
   /** Model providers and MCP servers of runner nodes (key: `provider.<name>` / `mcp.<name>`), written by runner nodes. */
@@ -73,6 +72,7 @@ export const subjects = {
   runFailed: "sy.cmd.run.failed",
   runReleased: "sy.cmd.run.released",
   dispatchDue: "sy.cmd.dispatch",
+  reap: "sy.cmd.reap",
   workAll: "sy.work.>",
   work: (kind: string) => `sy.work.${assertToken(kind)}`,
   eventsAll: "sy.events.>",
@@ -91,7 +91,16 @@ export const subjects = {
   operatorUnregister: "sy.spawner.operators.unregister",
   /** Turns of `operator` agents, answered by the operator registered under `id`. */
   operatorTurn: (id: string) => `sy.operator.${assertToken(id)}.turn`,
+  /**
+   * The subject of a task record in KV sy_tasks. The kernel publishes records there itself
+   * (what the KV client does, plus headers: TaskRecordHeaders) with compare-and-set.
+   */
+  taskRecord: (taskId: string) => `$KV.${BUCKETS.tasks}.${assertToken(taskId)}`,
+  taskRecordsAll: `$KV.${BUCKETS.tasks}.>`,
 } as const;
+
+/** The stream behind KV sy_tasks, which the kernel's reaper reads headers-only. */
+export const TASK_RECORDS_STREAM = `KV_${BUCKETS.tasks}`;
 
 /** Queue groups for request/reply services, so replicas share the load. */
 export const QUEUE_GROUPS = { kernel: "kernel", spawner: "spawner" } as const;
@@ -173,6 +182,15 @@ export const SUBJECT_CATALOG: readonly SubjectEntry[] = [
     from: "kernel",
     to: "kernel",
     purpose: "a delayed (backoff) dispatch, nak'd until due",
+  },
+  {
+    subject: subjects.reap,
+    kind: "jetstream",
+    stream: STREAMS.cmd,
+    payload: ReaperVerdict,
+    from: "kernel (reaper)",
+    to: "kernel",
+    purpose: "a reaper verdict (run lost, deadline, queue timeout, approval timeout), applied and acked after its effects",
   },
   {
     subject: "sy.work.<kind>",

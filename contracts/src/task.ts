@@ -189,7 +189,11 @@ export const TaskLive = z.object({
 });
 export type TaskLive = z.infer<typeof TaskLive>;
 
-/** The kernel's index entry of a task that is not finished (KV sy_active). */
+/**
+ * The reaper's view of a task (ARCHITECTURE.md §3): carried as JSON in the `Sy-Task-View`
+ * header of every write of the task's record in KV sy_tasks, so the kernel's reaper learns
+ * which tasks are unfinished by reading that bucket headers-only, without a second bucket.
+ */
 export const ActiveTask = z.object({
   task_id: TaskId,
   status: TaskStatus,
@@ -203,6 +207,12 @@ export const ActiveTask = z.object({
   wait_until: Timestamp.nullable().default(null),
 });
 export type ActiveTask = z.infer<typeof ActiveTask>;
+
+/** Headers of a task record's write in KV sy_tasks. */
+export const TaskRecordHeaders = {
+  /** The record's ActiveTask (JSON), for readers of the bucket's headers only. */
+  view: "Sy-Task-View",
+} as const;
 
 /** For a queued task: how many live runner nodes serve its kind. */
 export const QueueInfo = z.object({ runner_nodes: z.number().int(), message: z.string().optional() });

@@ -765,6 +765,7 @@ const CMD_SUBJECTS = [
   "sy.cmd.run.failed",
   "sy.cmd.run.released",
   "sy.cmd.dispatch",
+  "sy.cmd.reap",
   "sy.cmd.bogus",
 ] as const;
 const SPAWNER_SUBJECTS = ["sy.spawner.agents.put", "sy.spawner.agents.get", "sy.spawner.agents.list", "sy.spawner.agents.delete", "sy.spawner.plan"] as const;

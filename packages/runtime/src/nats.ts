@@ -80,7 +80,6 @@ export interface Topology {
   tasks: KV;
   agents: KV;
   idempotency: KV;
-  active: KV;
   runnerKinds: KV;
   /** Model providers and MCP servers of runner nodes (KV sy_runner_caps). */
   runnerCaps: KV;
@@ -160,12 +159,11 @@ async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Pr
     await ensureReplicas(jsm, `KV_${name}`, replicas);
     return kv;
   };
-  const [tasks, agents, idempotency, active, runnerKinds, operators, apiKeys, runnerCaps] = await Promise.all([
+  const [tasks, agents, idempotency, runnerKinds, operators, apiKeys, runnerCaps] = await Promise.all([
     // A record expires TASK_RETENTION_HOURS after its last change (default: with its events).
     bucket(BUCKETS.tasks, { history: 1, storage: StorageType.File, ttl: taskRetentionHours(opts) * 3_600_000 }),
     bucket(BUCKETS.agents, { history: 5, storage: StorageType.File }),
     bucket(BUCKETS.idempotency, { history: 1, storage: StorageType.File, ttl: 7 * 24 * 3_600_000 }),
-    bucket(BUCKETS.active, { history: 1, storage: StorageType.File }),
     bucket(BUCKETS.runnerKinds, { history: 1, storage: StorageType.File }),
     // An operator that stops re-registering (it died, its WebSocket closed) expires.
     bucket(BUCKETS.operators, { history: 1, storage: StorageType.Memory, ttl: OPERATOR_TTL_MS }),
@@ -173,7 +171,7 @@ async function ensureTopologyOnce(nc: NatsConnection, opts: TopologyOptions): Pr
     bucket(BUCKETS.runnerCaps, { history: 1, storage: StorageType.File }),
   ]);
   await setMaxAge(jsm, `KV_${BUCKETS.tasks}`, Math.round(taskRetentionHours(opts) * HOUR_NS));
-  return { js, jsm, tasks, agents, idempotency, active, runnerKinds, operators, apiKeys, runnerCaps };
+  return { js, jsm, tasks, agents, idempotency, runnerKinds, operators, apiKeys, runnerCaps };
 }
 
 /** A bucket made before (or with another retention) takes the configured one: kvm.create does not change it. */

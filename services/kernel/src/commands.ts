@@ -7,6 +7,7 @@ import {
   CancelTask,
   CONSUMERS,
   DispatchDue,
+  ReaperVerdict,
   RunCheckpointed,
   RunFailed,
   RunFinished,
@@ -32,7 +33,21 @@ export function commandRoutes(kernel: Kernel): Record<string, Route> {
     [subjects.runFailed]: { schema: RunFailed, handle: (c: RunFailed) => kernel.failed(c) },
     [subjects.runReleased]: { schema: RunReleased, handle: (c: RunReleased) => kernel.released(c) },
     [subjects.dispatchDue]: { schema: DispatchDue, handle: (c: DispatchDue) => kernel.dispatchDue(c) },
+    [subjects.reap]: { schema: ReaperVerdict, handle: (c: ReaperVerdict) => applyVerdict(kernel, c) },
   };
+}
+
+/**
+ * A reaper's verdict, acked once applied with its effects (a redelivered one that finds its
+ * change made repeats the effects). The kernel re-checks it against the record: a verdict about
+ * an attempt or run that is no longer current changes nothing.
+ */
+async function applyVerdict(kernel: Kernel, v: ReaperVerdict): Promise<Outcome> {
+  if (v.verdict === "run_lost") await kernel.runLost(v.task_id, v.run_id);
+  else if (v.verdict === "deadline") await kernel.deadlineExceeded(v.task_id);
+  else if (v.verdict === "queue_timeout") await kernel.queueTimedOut(v.task_id, v.attempt, v.waited_ms);
+  else await kernel.approvalsTimedOut(v.task_id);
+  return { ack: true };
 }
 
 /** A command a dead kernel held is redelivered to another replica after this long. */

@@ -92,6 +92,10 @@ export function decideRound(t: TaskRecord | null, req: RoundReport, ctx: DecideC
     effects.push(...effectsOf(after, { now: ctx.now }), ...approvalRequests(after));
   } else if (next) {
     effects.push(logEffect("info", { task_id: next.id, error: next.error }, "task ended by its round check"), ...effectsOf(next, { now: ctx.now }));
+  } else if (verdict.verdict === "stop" && verdict.reason === "terminal") {
+    // This run's task is finished (`terminal` is said only to the current run): perhaps by this
+    // very round check, asked again because its kernel died before the effects went out.
+    effects.push(...effectsOf(t, { now: ctx.now, runEnded: true }));
   }
   return { next, effects, reply: verdict };
 }
@@ -106,7 +110,7 @@ function withAnswers(t: TaskRecord, answers: Map<string, CallAnswer>, now: strin
   return transition(t, "queued", { pending, attempt: t.attempt + 1, resumes: t.resumes + 1, error: null, not_before: null }, now);
 }
 
-/** Events of newly answered calls (approval.decided), then the resume when it happened, else the index entry (its `wait_until`). */
+/** Events of newly answered calls (approval.decided), then the resume when it happened, else the tenant index notes the record. */
 function afterAnswers(before: TaskRecord, after: TaskRecord, callIds: string[], ctx: DecideCtx): Effect[] {
   const effects = approvalDecisions(after, callIds);
   if (after.status !== before.status || after.status !== "input_required") {
@@ -114,7 +118,7 @@ function afterAnswers(before: TaskRecord, after: TaskRecord, callIds: string[], 
       effects.push(logEffect("info", { task_id: after.id, attempt: after.attempt }, "task resumed: every waiting call is answered"));
     effects.push(...effectsOf(after, { now: ctx.now }));
   } else {
-    effects.push({ type: "index", task: after });
+    effects.push({ type: "note", task: after });
   }
   return effects;
 }
@@ -202,15 +206,26 @@ export function decideAnswer(t: TaskRecord | null, cmd: AnswerCall, ctx: DecideC
 
 // ---- approval timeouts (the reaper) ----
 
+/** Calls of the parked round answered by their approval timeout. */
+const timedOutCalls = (t: TaskRecord): string[] =>
+  (t.pending?.calls ?? []).filter((c) => c.answer?.type === "approval" && c.answer.by === "timeout").map((c) => c.call_id);
+
 /**
- * Approvals whose policy timeout passed (the reaper calls this for parked tasks past their
+ * Approvals whose policy timeout passed (the reaper's verdict for parked tasks past their
  * `wait_until`): rejected with a reason the model sees, or, with `on_timeout: fail`, the
  * task fails with approval_timeout. Reply: whether it acted.
  */
 export function decideApprovalsTimedOut(t: TaskRecord | null, taskId: string, ctx: DecideCtx): Decision<boolean> {
-  if (t?.status !== "input_required" || !t.pending) return settle(taskId, t, ctx);
-  const expired = unanswered(t.pending).filter((c) => c.kind === "approval" && c.expires_at !== null && Date.parse(c.expires_at) <= ctx.now);
-  if (expired.length === 0) return settle(taskId, t, ctx);
+  const expired =
+    t?.status === "input_required"
+      ? unanswered(t.pending).filter((c) => c.kind === "approval" && c.expires_at !== null && Date.parse(c.expires_at) <= ctx.now)
+      : [];
+  if (!t?.pending || expired.length === 0) {
+    // Applied before (this verdict redelivered, its kernel perhaps dead before the effects): the
+    // approval.decided events and the resume go out again while they may still be missing.
+    const repeat = t && (t.status === "input_required" || t.status === "queued") ? timedOutCalls(t) : [];
+    return t && repeat.length > 0 ? { next: null, effects: afterAnswers(t, t, repeat, ctx), reply: false } : settle(t, ctx);
+  }
   const now = isoAt(ctx.now);
   const timeoutMs = t.plan?.approval.timeout_ms ?? 0;
   const answers = new Map<string, CallAnswer>(

@@ -78,10 +78,10 @@ const ran = (s: string, seconds: number): Effect => ({ type: "observe", metric: 
 // ---- effectsOf ----
 
 describe("effectsOf", () => {
-  it("a new queued task: indexed first, then its status event and work item, then counted", () => {
+  it("a new queued task: noted in the tenant index first, then its status event and work item, then counted", () => {
     const t = taskRecord("queued", { plan });
     expect(effectsOf(t, { now: NOW_MS })).toEqual([
-      { type: "index", task: t },
+      { type: "note", task: t },
       status(t, { status: "queued", attempt: 1 }, `${ID}:s:queued:1`),
       work(1),
       counted("queued"),
@@ -92,7 +92,7 @@ describe("effectsOf", () => {
     const error = { code: "runner_error", message: "boom", retryable: true };
     const later = taskRecord("queued", { plan, attempt: 2, run_id: "run-1", error, not_before: at(5000) });
     expect(effectsOf(later, { now: NOW_MS })).toEqual([
-      { type: "index", task: later },
+      { type: "note", task: later },
       status(later, { status: "queued", attempt: 2, error }, `${ID}:s:queued:2`),
       { type: "dispatch-due", cmd: { v: 1, task_id: ID, attempt: 2, due_at: at(5000) }, msgId: `${ID}:d:2` },
       counted("queued"),
@@ -109,10 +109,10 @@ describe("effectsOf", () => {
     });
   });
 
-  it("running: index and status, no dispatch", () => {
+  it("running: noted and announced, no dispatch", () => {
     const t = running({ attempt: 2 });
     expect(effectsOf(t, { now: NOW_MS })).toEqual([
-      { type: "index", task: t },
+      { type: "note", task: t },
       status(t, { status: "running", attempt: 2 }, `${ID}:s:running:2`),
       counted("running"),
     ]);
@@ -121,7 +121,7 @@ describe("effectsOf", () => {
   it("input_required says which calls wait, and why", () => {
     const t = running({ status: "input_required", node_id: null, pending: pendingRound([approvalCall("c1"), externalCall("c2"), runCall("c3")]) });
     expect(effectsOf(t, { now: NOW_MS })).toEqual([
-      { type: "index", task: t },
+      { type: "note", task: t },
       status(
         t,
         {
@@ -146,13 +146,13 @@ describe("effectsOf", () => {
     );
   });
 
-  it("completed by its run: the result, no abort, the run's duration, and the index entry goes last", () => {
+  it("completed by its run: the result, no abort, the run's duration", () => {
     const t = running({ status: "completed", result: { text: "hi" }, finished_at: NOW });
     expect(effectsOf(t, { now: NOW_MS, runEnded: true })).toEqual([
+      { type: "note", task: t },
       status(t, { status: "completed", attempt: 1, result: { text: "hi" } }, `${ID}:s:completed`),
       counted("completed"),
       ran("completed", 30),
-      { type: "unindex", task_id: ID, task: t },
     ]);
   });
 
@@ -160,11 +160,11 @@ describe("effectsOf", () => {
     const error = { code: "canceled", message: "stop it", retryable: false };
     const t = running({ status: "canceled", error, finished_at: NOW });
     expect(effectsOf(t, { now: NOW_MS })).toEqual([
+      { type: "note", task: t },
       status(t, { status: "canceled", attempt: 1, error }, `${ID}:s:canceled`),
       abort("run-1", "stop it"),
       counted("canceled"),
       ran("canceled", 30),
-      { type: "unindex", task_id: ID, task: t },
     ]);
   });
 
@@ -172,9 +172,9 @@ describe("effectsOf", () => {
     const error = { code: "agent_not_found", message: "no agent", retryable: false };
     const t = taskRecord("failed", { error, finished_at: T0 });
     expect(effectsOf(t, { now: NOW_MS })).toEqual([
+      { type: "note", task: t },
       status(t, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
       counted("failed"),
-      { type: "unindex", task_id: ID, task: t },
     ]);
   });
 });
@@ -217,9 +217,9 @@ describe("decideSubmit", () => {
     expect(d.next).toEqual(taskRecord("failed", { metadata: { k: "v" }, error, updated_at: NOW, finished_at: NOW }));
     expect(d.effects).toEqual([
       { type: "log", level: "debug", fields: { task_id: ID, status: "failed" }, msg: "task created" },
+      { type: "note", task: d.next },
       status(d.next as TaskRecord, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
       counted("failed"),
-      { type: "unindex", task_id: ID, task: d.next },
     ]);
   });
 
@@ -258,14 +258,14 @@ const claim = (over: Partial<{ attempt: number; node_id: string }> = {}) => ({ v
 const refusedCount = (reason: string): Effect => ({ type: "count", metric: "claimsRefused", labels: { reason } });
 
 describe("decideClaim", () => {
-  it("grants the current attempt with a fresh run id, observes the queue wait, and indexes before the status event", () => {
+  it("grants the current attempt with a fresh run id, observes the queue wait, and announces it", () => {
     const queued = taskRecord("queued", { plan, updated_at: STARTED, checkpoint: checkpoint(2) });
     const d = decideClaim(queued, claim(), ctx);
     const next = { ...queued, status: "running" as const, run_id: "run-new", node_id: "node-a", started_at: NOW, updated_at: NOW, not_before: null };
     expect(d.next).toEqual(next);
     expect(d.effects).toEqual([
       { type: "observe", metric: "queueWait", labels: { kind: "local" }, seconds: 30 },
-      { type: "index", task: next },
+      { type: "note", task: next },
       status(next, { status: "running", attempt: 1 }, `${ID}:s:running:1`),
       counted("running"),
     ]);
@@ -303,7 +303,7 @@ describe("decideClaim", () => {
     expect(d.reply).toMatchObject({ granted: true, run_id: "run-1" });
   });
 
-  it("refusals: no such task, terminal, stale attempt, claimed elsewhere (whose index entry is healed)", () => {
+  it("refusals: no such task, terminal, stale attempt, claimed elsewhere (no index to heal: the record is the reaper's view)", () => {
     expect(decideClaim(null, claim(), ctx)).toEqual({
       next: null,
       effects: [refusedCount("not_found")],
@@ -322,13 +322,10 @@ describe("decideClaim", () => {
     const elsewhere = running({ node_id: "node-b" });
     expect(decideClaim(elsewhere, claim(), ctx)).toEqual({
       next: null,
-      effects: [{ type: "index", task: elsewhere }, refusedCount("already_claimed")],
+      effects: [refusedCount("already_claimed")],
       reply: { v: 1, granted: false, task_id: ID, reason: "already_claimed", message: "task is running on node-b" },
     });
-    expect(decideClaim(running({ node_id: "node-b", attempt: 2 }), claim(), ctx).effects).toEqual([
-      { type: "index", task: running({ node_id: "node-b", attempt: 2 }) },
-      refusedCount("stale_attempt"),
-    ]);
+    expect(decideClaim(running({ node_id: "node-b", attempt: 2 }), claim(), ctx).effects).toEqual([refusedCount("stale_attempt")]);
   });
 
   it("a retry is not granted before its not_before", () => {
@@ -402,12 +399,28 @@ describe("decideCheckpoint", () => {
     const d = decideCheckpoint(running(), { ...ref(), checkpoint: checkpoint(2) }, { ...ctx, fit: tooLarge });
     expect(d.next).toEqual({ ...running(), status: "failed", error, usage: usage(0), updated_at: NOW, finished_at: NOW });
     expect(d.effects).toEqual([
+      { type: "note", task: d.next },
       status(d.next as TaskRecord, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
       abort("run-1", "too large"),
       counted("failed"),
       ran("failed", 30),
-      { type: "unindex", task_id: ID, task: d.next },
     ]);
+  });
+
+  it("a checkpoint redelivered after it ended the task (task_too_large; its kernel died before the effects) announces it and aborts the run again", () => {
+    const error = { code: "task_too_large", message: "too large", retryable: false };
+    const ended = running({ status: "failed", checkpoint: null, error, updated_at: NOW, finished_at: NOW });
+    expect(decideCheckpoint(ended, { ...ref(), checkpoint: checkpoint(2) }, ctx)).toEqual({
+      next: null,
+      effects: [
+        { type: "note", task: ended },
+        status(ended, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
+        abort("run-1", "too large"),
+        counted("failed"),
+        ran("failed", 30),
+      ],
+      reply: undefined,
+    });
   });
 });
 
@@ -420,10 +433,10 @@ describe("decideFinished", () => {
     const next = { ...t, status: "completed" as const, result: { text: "done" }, usage: usage(7), error: null, updated_at: NOW, finished_at: NOW };
     expect(d.next).toEqual(next);
     expect(d.effects).toEqual([
+      { type: "note", task: next },
       status(next, { status: "completed", attempt: 1, result: { text: "done" } }, `${ID}:s:completed`),
       counted("completed"),
       ran("completed", 30),
-      { type: "unindex", task_id: ID, task: next },
     ]);
   });
 
@@ -446,7 +459,7 @@ describe("decideFinished", () => {
     const error = { code: "task_too_large", message: "too large", retryable: false };
     const d = decideFinished(running(), cmd, { ...ctx, fit: (t) => ({ ...t, status: "failed", result: null, error }) });
     expect(d.next).toMatchObject({ status: "failed", result: null, error });
-    expect(d.effects[0]).toEqual(status(d.next as TaskRecord, { status: "failed", attempt: 1, error }, `${ID}:s:failed`));
+    expect(d.effects[1]).toEqual(status(d.next as TaskRecord, { status: "failed", attempt: 1, error }, `${ID}:s:failed`));
     expect(d.effects.some((e) => e.type === "abort")).toBe(false);
   });
 });
@@ -461,7 +474,7 @@ describe("decideFailed", () => {
     const next = { ...running(), status: "queued" as const, attempt: 2, error, usage: usage(5), not_before: at(750), updated_at: NOW };
     expect(d.next).toEqual(next);
     expect(d.effects).toEqual([
-      { type: "index", task: next },
+      { type: "note", task: next },
       status(next, { status: "queued", attempt: 2, error }, `${ID}:s:queued:2`),
       { type: "dispatch-due", cmd: { v: 1, task_id: ID, attempt: 2, due_at: at(750) }, msgId: `${ID}:d:2` },
       counted("queued"),
@@ -484,10 +497,10 @@ describe("decideFailed", () => {
     const next = { ...last, status: "failed" as const, error, usage: usage(5), updated_at: NOW, finished_at: NOW };
     expect(d.next).toEqual(next);
     expect(d.effects).toEqual([
+      { type: "note", task: next },
       status(next, { status: "failed", attempt: 3, error }, `${ID}:s:failed`),
       counted("failed"),
       ran("failed", 30),
-      { type: "unindex", task_id: ID, task: next },
     ]);
     const resumedOnce = running({ attempt: 3, resumes: 1 });
     expect(decideFailed(resumedOnce, { ...cmd(), attempt: 3 }, ctx).next).toMatchObject({ status: "queued", attempt: 4 });
@@ -526,7 +539,7 @@ describe("decideReleased", () => {
     const next = { ...t, status: "queued" as const, attempt: 2, resumes: 1, error, updated_at: NOW };
     expect(d.next).toEqual(next);
     expect(d.effects).toEqual([
-      { type: "index", task: next },
+      { type: "note", task: next },
       status(next, { status: "queued", attempt: 2, error }, `${ID}:s:queued:2`),
       work(2),
       counted("queued"),
@@ -544,7 +557,7 @@ describe("decideCancel", () => {
     const next = { ...t, status: "canceled" as const, error, updated_at: NOW, finished_at: NOW };
     expect(d).toEqual({
       next,
-      effects: [status(next, { status: "canceled", attempt: 1, error }, `${ID}:s:canceled`), counted("canceled"), { type: "unindex", task_id: ID, task: next }],
+      effects: [{ type: "note", task: next }, status(next, { status: "canceled", attempt: 1, error }, `${ID}:s:canceled`), counted("canceled")],
       reply: "done",
     });
   });
@@ -700,12 +713,31 @@ describe("decideRound", () => {
     expect(d.effects).toEqual([
       roundCount("stop"),
       { type: "log", level: "info", fields: { task_id: ID, error }, msg: "task ended by its round check" },
+      { type: "note", task: next },
       status(next, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
       abort("run-1", error.message),
       counted("failed"),
       ran("failed", 30),
-      { type: "unindex", task_id: ID, task: next },
     ]);
+  });
+
+  it("a round whose check ended the task, asked again (its kernel died before the effects): stop, and the terminal effects again, the run told by the verdict", () => {
+    const t = running({ plan: { ...plan, limits: { max_rounds: 16, max_tokens: 100 } } });
+    const ended = decideRound(t, round({ usage: usage(101) }), ctx).next as TaskRecord;
+    const error = ended.error as NonNullable<TaskRecord["error"]>;
+    expect(decideRound(ended, round({ usage: usage(101) }), ctx)).toEqual({
+      next: null,
+      effects: [
+        roundCount("stop"),
+        { type: "note", task: ended },
+        status(ended, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
+        counted("failed"),
+        ran("failed", 30),
+      ],
+      reply: { v: 1, verdict: "stop", reason: "terminal", message: "task is failed" },
+    });
+    // A stale run asking about a finished task is only fenced: nothing is repeated for it.
+    expect(decideRound(ended, round({ run_id: "run-0" }), ctx).effects).toEqual([roundCount("stop")]);
   });
 
   it("budgets: tool calls in the last allowed round, and the deadline", () => {
@@ -788,7 +820,7 @@ const decided = (callId: string, decision: string, by: string, reason?: string):
 const notify = (reply: object): Effect => ({ type: "notify", subject: "_INBOX.ans", msg: expect.objectContaining(reply) });
 
 describe("decideAnswer", () => {
-  it("accepted, others still waiting: the answer is recorded, approval.decided goes out, the index is refreshed", () => {
+  it("accepted, others still waiting: the answer is recorded, approval.decided goes out, the tenant index notes it", () => {
     const t = parked([approvalCall("c1"), externalCall("c2")]);
     const d = decideAnswer(t, approve("c1"), ctx);
     const answer = { type: "approval" as const, decision: "approve" as const, reason: "fine", by: "client" as const, answer_id: "ans-1", decided_at: NOW };
@@ -806,7 +838,7 @@ describe("decideAnswer", () => {
     });
     expect(d.effects).toEqual([
       decided("c1", "approve", "client", "fine"),
-      { type: "index", task: next },
+      { type: "note", task: next },
       { type: "notify", subject: "_INBOX.ans", msg: d.reply },
     ]);
   });
@@ -829,7 +861,7 @@ describe("decideAnswer", () => {
     expect(d.reply).toMatchObject({ outcome: "accepted", task_status: "queued", waiting: [] });
     expect(d.effects).toEqual([
       { type: "log", level: "info", fields: { task_id: ID, attempt: 2 }, msg: "task resumed: every waiting call is answered" },
-      { type: "index", task: next },
+      { type: "note", task: next },
       status(next, { status: "queued", attempt: 2, reason: "resumed: every waiting call is answered" }, `${ID}:s:queued:2`),
       work(2),
       counted("queued"),
@@ -924,7 +956,7 @@ describe("decideAnswer", () => {
   it("no notify subject: no reply message", () => {
     expect(decideAnswer(parked([approvalCall("c1"), externalCall("c2")]), approve("c1", "a", { notify: undefined }), ctx).effects.map((e) => e.type)).toEqual([
       "event",
-      "index",
+      "note",
     ]);
   });
 });
@@ -948,7 +980,7 @@ describe("decideApprovalsTimedOut", () => {
       effects: [
         { type: "log", level: "info", fields: { task_id: ID, calls: ["c1"], status: "input_required" }, msg: "approval timed out" },
         decided("c1", "reject", "timeout", "no decision within 60000 ms"),
-        { type: "index", task: next },
+        { type: "note", task: next },
       ],
       reply: true,
     });
@@ -957,7 +989,7 @@ describe("decideApprovalsTimedOut", () => {
   it("when none is left waiting, the task resumes", () => {
     const d = decideApprovalsTimedOut(parked([approvalCall("c1", NOW)]), ID, ctx);
     expect(d.next).toMatchObject({ status: "queued", attempt: 2, resumes: 1 });
-    expect(d.effects.map((e) => (e.type === "event" ? e.event : e.type))).toEqual(["log", "approval.decided", "log", "index", "status", "work", "count"]);
+    expect(d.effects.map((e) => (e.type === "event" ? e.event : e.type))).toEqual(["log", "approval.decided", "log", "note", "status", "work", "count"]);
   });
 
   it("on_timeout fail: the task fails with approval_timeout, and the parked run's id gets the abort", () => {
@@ -978,20 +1010,44 @@ describe("decideApprovalsTimedOut", () => {
     expect(d.effects).toEqual([
       { type: "log", level: "info", fields: { task_id: ID, calls: ["c1"], status: "failed" }, msg: "approval timed out" },
       decided("c1", "reject", "timeout", "no decision within 60000 ms"),
+      { type: "note", task: next },
       status(next, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
       abort("run-1", error.message),
       counted("failed"),
       ran("failed", 30),
-      { type: "unindex", task_id: ID, task: next },
     ]);
   });
 
   it("nothing expired, not parked, gone: no change; a finished task's effects are settled", () => {
     expect(decideApprovalsTimedOut(parked([approvalCall("c1", at(1)), approvalCall("c2", null)]), ID, ctx)).toEqual({ next: null, effects: [], reply: false });
     expect(decideApprovalsTimedOut(running(), ID, ctx)).toEqual({ next: null, effects: [], reply: false });
-    expect(decideApprovalsTimedOut(null, ID, ctx)).toEqual({ next: null, effects: [{ type: "unindex", task_id: ID, task: null }], reply: false });
+    expect(decideApprovalsTimedOut(null, ID, ctx)).toEqual({ next: null, effects: [], reply: false });
     const done = running({ status: "completed", finished_at: NOW });
     expect(decideApprovalsTimedOut(done, ID, ctx)).toEqual({ next: null, effects: effectsOf(done, { now: NOW_MS, runEnded: true }), reply: false });
+  });
+
+  it("redelivered after it was applied (its kernel died before the effects): approval.decided and the resume go out again", () => {
+    const stillParked = decideApprovalsTimedOut(parked([approvalCall("c1", NOW), approvalCall("c2", at(1))]), ID, ctx).next as TaskRecord;
+    expect(decideApprovalsTimedOut(stillParked, ID, ctx)).toEqual({
+      next: null,
+      effects: [decided("c1", "reject", "timeout", "no decision within 60000 ms"), { type: "note", task: stillParked }],
+      reply: false,
+    });
+    const resumed = decideApprovalsTimedOut(parked([approvalCall("c1", NOW)]), ID, ctx).next as TaskRecord;
+    expect(decideApprovalsTimedOut(resumed, ID, ctx)).toEqual({
+      next: null,
+      effects: [
+        decided("c1", "reject", "timeout", "no decision within 60000 ms"),
+        { type: "log", level: "info", fields: { task_id: ID, attempt: 2 }, msg: "task resumed: every waiting call is answered" },
+        { type: "note", task: resumed },
+        status(resumed, { status: "queued", attempt: 2, reason: "resumed: every waiting call is answered" }, `${ID}:s:queued:2`),
+        work(2),
+        counted("queued"),
+      ],
+      reply: false,
+    });
+    // The resumed attempt runs: the effects evidently went out.
+    expect(decideApprovalsTimedOut({ ...resumed, status: "running", run_id: "run-2" }, ID, ctx)).toEqual({ next: null, effects: [], reply: false });
   });
 });
 
@@ -1016,7 +1072,7 @@ describe("decideRunLost", () => {
         lost(next),
         abort("run-1", "run fenced: lease lapsed", "fenced"),
         { type: "count", metric: "leasesLost", labels: {} },
-        { type: "index", task: next },
+        { type: "note", task: next },
         status(next, { status: "queued", attempt: 2, error }, `${ID}:s:queued:2`),
         work(2),
         counted("queued"),
@@ -1033,18 +1089,49 @@ describe("decideRunLost", () => {
       lost(next),
       abort("run-1", "run fenced: lease lapsed", "fenced"),
       { type: "count", metric: "leasesLost", labels: {} },
+      { type: "note", task: next },
       status(next, { status: "failed", attempt: 3, error }, `${ID}:s:failed`),
       counted("failed"),
       ran("failed", 30),
-      { type: "unindex", task_id: ID, task: next },
     ]);
   });
 
-  it("another run is current, the task is gone, or it finished while indexed: settled, not acted on", () => {
+  it("another run is current, the task is gone, or it finished (perhaps by this verdict, redelivered): not acted on, a finish's effects repeated", () => {
     expect(decideRunLost(running({ run_id: "run-2" }), ID, "run-1", ctx)).toEqual({ next: null, effects: [], reply: false });
-    expect(decideRunLost(null, ID, "run-1", ctx)).toEqual({ next: null, effects: [{ type: "unindex", task_id: ID, task: null }], reply: false });
+    expect(decideRunLost(null, ID, "run-1", ctx)).toEqual({ next: null, effects: [], reply: false });
     const done = running({ status: "completed", finished_at: NOW });
     expect(decideRunLost(done, ID, "run-1", ctx)).toEqual({ next: null, effects: effectsOf(done, { now: NOW_MS, runEnded: true }), reply: false });
+  });
+
+  it("redelivered after it re-queued the task (its kernel died before the effects): the fenced abort and the dispatch go out again", () => {
+    const requeued = decideRunLost(running(), ID, "run-1", ctx).next as TaskRecord;
+    expect(decideRunLost(requeued, ID, "run-1", ctx)).toEqual({
+      next: null,
+      effects: [
+        abort("run-1", "run fenced: lease lapsed", "fenced"),
+        { type: "note", task: requeued },
+        status(requeued, { status: "queued", attempt: 2, error }, `${ID}:s:queued:2`),
+        work(2),
+        counted("queued"),
+      ],
+      reply: false,
+    });
+    // Claimed again since: the new run is not this verdict's.
+    expect(decideRunLost({ ...requeued, status: "running", run_id: "run-2" }, ID, "run-1", ctx)).toEqual({ next: null, effects: [], reply: false });
+  });
+
+  it("redelivered after it failed the task: its terminal effects again, the run already fenced", () => {
+    const failed = decideRunLost(running({ attempt: 3 }), ID, "run-1", ctx).next as TaskRecord;
+    expect(decideRunLost(failed, ID, "run-1", ctx)).toEqual({
+      next: null,
+      effects: [
+        { type: "note", task: failed },
+        status(failed, { status: "failed", attempt: 3, error }, `${ID}:s:failed`),
+        counted("failed"),
+        ran("failed", 30),
+      ],
+      reply: false,
+    });
   });
 });
 
@@ -1065,11 +1152,11 @@ describe("decideDeadlineExceeded", () => {
       next,
       effects: [
         { type: "log", level: "info", fields: { task_id: ID }, msg: "deadline exceeded" },
+        { type: "note", task: next },
         status(next, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
         abort("run-1", error.message),
         counted("failed"),
         ran("failed", 30),
-        { type: "unindex", task_id: ID, task: next },
       ],
       reply: true,
     });
@@ -1093,9 +1180,9 @@ describe("decideQueueTimedOut", () => {
       next,
       effects: [
         { type: "log", level: "warn", fields: { task_id: ID, kind: "local" }, msg: "queue timeout: no runner serves the kind" },
+        { type: "note", task: next },
         status(next, { status: "failed", attempt: 1, error }, `${ID}:s:failed`),
         counted("failed"),
-        { type: "unindex", task_id: ID, task: next },
       ],
       reply: true,
     });

@@ -189,11 +189,8 @@ export function decideClaim(t: TaskRecord | null, req: ClaimRequest, ctx: Decide
     return { next, effects: [waited, ...effectsOf(next, { now: ctx.now })], reply: grant(next) };
   }
   if (isTerminal(t.status)) return refuse([], t.id, "terminal", `task is ${t.status}`);
-  // Heals the index of a grant whose kernel died before indexing it (the reaper reads it);
-  // the same node asking again is healed by the effects of its grant below.
-  const heal: Effect[] = t.status === "running" && t.node_id !== req.node_id ? [{ type: "index", task: t }] : [];
-  if (t.attempt !== req.attempt) return refuse(heal, t.id, "stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
-  if (t.status !== "running" || t.node_id !== req.node_id) return refuse(heal, t.id, "already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
+  if (t.attempt !== req.attempt) return refuse([], t.id, "stale_attempt", `attempt ${req.attempt} is stale; current is ${t.attempt}`);
+  if (t.status !== "running" || t.node_id !== req.node_id) return refuse([], t.id, "already_claimed", `task is ${t.status} on ${t.node_id ?? "no node"}`);
   return unchanged(effectsOf(t, { now: ctx.now }), grant(t));
 }
 
@@ -221,7 +218,10 @@ function decideReport(
     return { next, effects: effects(next), reply: undefined };
   }
   const sameRun = t.run_id === cmd.run_id && (t.attempt === cmd.attempt || t.attempt === cmd.attempt + 1);
-  if (sameRun && kind !== "checkpoint" && t.status !== "running") return unchanged(effects(t), undefined); // redelivered: repeat its effects
+  // Redelivered: repeat its effects; a checkpoint's only when it ended the task (task_too_large),
+  // perhaps by a kernel that died before announcing it and aborting the run.
+  const endedByCheckpoint = t.status === "failed" && t.error?.code === "task_too_large";
+  if (sameRun && t.status !== "running" && (kind !== "checkpoint" || endedByCheckpoint)) return unchanged(effects(t), undefined);
   if (t.run_id !== cmd.run_id || t.attempt !== cmd.attempt) {
     return unchanged(
       [
@@ -329,16 +329,15 @@ export function decideDispatchDue(t: TaskRecord | null, cmd: DispatchDue): Decis
   return unchanged(t && t.status === "queued" && t.attempt === cmd.attempt ? [workEffect(t)] : [], undefined);
 }
 
-// ---- decisions of the reaper (reply: whether it acted) ----
+// ---- verdicts of the reaper (sy.cmd.reap, acked after their effects: ARCHITECTURE.md §5; reply: whether it acted) ----
 
 /**
- * The reaper found nothing to change. A task gone from the store, or finished while its index
- * entry stayed (a kernel died between the record write and its effects), is settled here: its
- * effects are repeated (idempotent: message ids) and the index entry goes.
+ * A verdict found nothing to change. A finished task may be finished by this very verdict,
+ * redelivered because its kernel died between the record write and its effects: they are
+ * repeated (idempotent: message ids).
  */
-export function settle(taskId: string, t: TaskRecord | null, ctx: DecideCtx): Decision<boolean> {
-  if (!t) return unchanged([{ type: "unindex", task_id: taskId, task: null }], false);
-  return unchanged(isTerminal(t.status) ? effectsOf(t, { now: ctx.now, runEnded: true }) : [], false);
+export function settle(t: TaskRecord | null, ctx: DecideCtx): Decision<boolean> {
+  return unchanged(t && isTerminal(t.status) ? effectsOf(t, { now: ctx.now, runEnded: true }) : [], false);
 }
 
 /**
@@ -346,7 +345,13 @@ export function settle(taskId: string, t: TaskRecord | null, ctx: DecideCtx): De
  * last checkpoint (attempt + 1) while attempts remain, else fail.
  */
 export function decideRunLost(t: TaskRecord | null, taskId: string, runId: string, ctx: DecideCtx): Decision<boolean> {
-  if (t?.status !== "running" || t.run_id !== runId) return settle(taskId, t, ctx);
+  if (t?.status === "queued" && t.run_id === runId) {
+    // Queued again from this very run: this verdict (or the run's own report) was applied
+    // before, perhaps by a kernel that died before its effects; the abort and the dispatch go
+    // out again (idempotent).
+    return unchanged([abortEffect(t.id, runId, "run fenced: lease lapsed", "fenced"), ...effectsOf(t, { now: ctx.now, runEnded: true })], false);
+  }
+  if (t?.status !== "running" || t.run_id !== runId) return settle(t, ctx);
   const error: WireError = {
     code: "runner_lost",
     message: `no lease from run ${runId} on ${t.node_id ?? "?"}: its runner died, was cut off, or never started the run`,
@@ -375,14 +380,14 @@ export function decideRunLost(t: TaskRecord | null, taskId: string, runId: strin
 /** A task past its deadline fails with budget_exceeded (`details.budget: "deadline"`), wherever it is, parked included. */
 export function decideDeadlineExceeded(t: TaskRecord | null, taskId: string, ctx: DecideCtx): Decision<boolean> {
   const error = t && !isTerminal(t.status) ? deadlinePassed(t, ctx.now) : null;
-  if (!t || !error) return settle(taskId, t, ctx);
+  if (!t || !error) return settle(t, ctx);
   const next = written(ctx, transition(t, "failed", { error }, isoAt(ctx.now)));
   return { next, effects: [logEffect("info", { task_id: taskId }, "deadline exceeded"), ...effectsOf(next, { now: ctx.now })], reply: true };
 }
 
 /** A queued task whose kind no live node has served for too long fails with no_runner. */
 export function decideQueueTimedOut(t: TaskRecord | null, taskId: string, attempt: number, waitedMs: number, ctx: DecideCtx): Decision<boolean> {
-  if (t?.status !== "queued" || t.attempt !== attempt) return settle(taskId, t, ctx);
+  if (t?.status !== "queued" || t.attempt !== attempt) return settle(t, ctx);
   const error: WireError = {
     code: "no_runner",
     message: `no runner node served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`,

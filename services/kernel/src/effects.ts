@@ -23,10 +23,11 @@ export interface EventTarget {
 }
 
 export type Effect =
-  /** The task is unfinished: its entries in sy_active and the tenant index (awaited before what follows). */
-  | { type: "index"; task: TaskRecord }
-  /** The task is finished (`task`) or gone (`task: null`): its entries leave the indexes. */
-  | { type: "unindex"; task_id: string; task: TaskRecord | null }
+  /**
+   * The tenant index (Redis: listing, quotas) notes the record; not awaited. The reaper needs no
+   * index: it reads the record writes' view header (ARCHITECTURE.md §3).
+   */
+  | { type: "note"; task: TaskRecord }
   /** A task event on SY_EVENTS with an idempotent message id. */
   | { type: "event"; target: EventTarget; run_id: string | null; attempt: number; event: EventType; data: Record<string, unknown>; msgId: string }
   | { type: "work"; item: WorkItem; msgId: string }
@@ -58,17 +59,16 @@ export function logEffect(level: "debug" | "info" | "warn", fields: Record<strin
 }
 
 /**
- * Makes the world match the record: index, status event, dispatch (now or due later), abort,
- * metrics, and for a finished task the index entry goes last. Derived from the record alone.
- * `runEnded`: the change came from the run's own outcome report, so there is no run left to abort.
+ * Makes the world match the record: tenant index, status event, dispatch (now or due later),
+ * abort, metrics. Derived from the record alone. `runEnded`: the change came from the run's own
+ * outcome report (or the run is known to be over), so there is no run left to abort.
  */
 export function effectsOf(t: TaskRecord, opts: { now: number; runEnded?: boolean }): Effect[] {
   const status: TaskStatus = t.status;
-  const effects: Effect[] = [];
-  // The index first: a claim has no redelivery, so a kernel that dies right after granting
-  // one must leave the reaper an index that says `running` (it then finds no lease and
-  // re-dispatches). A finished task leaves the index last, after its terminal event.
-  if (!isTerminal(status)) effects.push({ type: "index", task: t });
+  // The reaper's view is the record itself (ARCHITECTURE.md §3): a kernel that dies right after
+  // granting a claim leaves a record that says `running`, the reaper finds no lease and
+  // re-dispatches. Effects lost to a kernel's death are repeated by the command's redelivery.
+  const effects: Effect[] = [{ type: "note", task: t }];
   const perAttempt = status === "queued" || status === "running" || status === "input_required";
   const msgId = perAttempt ? `${t.id}:s:${status}:${t.attempt}` : `${t.id}:s:${status}`;
   const data: Record<string, unknown> = { status, attempt: t.attempt };
@@ -102,7 +102,6 @@ export function effectsOf(t: TaskRecord, opts: { now: number; runEnded?: boolean
       labels: { status },
       seconds: Math.max(0, Date.parse(t.finished_at) - Date.parse(t.started_at)) / 1000,
     });
-  if (isTerminal(status)) effects.push({ type: "unindex", task_id: t.id, task: t });
   return effects;
 }
 

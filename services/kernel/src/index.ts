@@ -33,7 +33,7 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   const index: { reaper?: Reaper } = {};
   const kernelMetrics = createKernelMetrics(metrics.registry, () => index.reaper?.activeTasks() ?? []);
   // A record NATS would refuse fails its task instead of being retried forever.
-  const store = new TaskStore(topo.tasks, { maxBytes: (nc.info?.max_payload ?? 1024 * 1024) - 4096 });
+  const store = new TaskStore(topo.tasks, topo.js, { maxBytes: (nc.info?.max_payload ?? 1024 * 1024) - 4096 });
   const lock = new KeyedLock();
   const tenantIndex = new TenantIndex(redis, taskRetentionHours(env) * 3_600_000, log);
   // In the background: a fleet whose Redis restarted empty lists its tasks again once this ends.
@@ -46,7 +46,6 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
     js: topo.js,
     store,
     idempotency: topo.idempotency,
-    active: topo.active,
     log,
     spawnerTimeoutMs: env.SPAWNER_TIMEOUT_MS,
     commandRetryMs: env.COMMAND_RETRY_MS,
@@ -76,8 +75,13 @@ await runService("kernel", KernelEnv, async ({ env, log }) => {
   });
   const commands = await consumeCommands({ js: topo.js, kernel, lock, concurrency: env.KERNEL_CONCURRENCY, log, metrics });
   const reaper = new Reaper(
-    { active: topo.active, redis, kernel, lock, log },
-    { leaseGraceMs: env.LEASE_GRACE_MS, intervalMs: env.REAPER_INTERVAL_MS, queueTimeoutMs: env.QUEUE_TIMEOUT_MS },
+    { js: topo.js, store, redis, log },
+    {
+      leaseGraceMs: env.LEASE_GRACE_MS,
+      intervalMs: env.REAPER_INTERVAL_MS,
+      queueTimeoutMs: env.QUEUE_TIMEOUT_MS,
+      retentionMs: taskRetentionHours(env) * 3_600_000,
+    },
   );
   index.reaper = reaper;
   await reaper.start();

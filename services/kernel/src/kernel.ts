@@ -2,19 +2,16 @@
 // (issue 6) the check after every model round and the answers to parked tasks. Every handler
 // loads the record, asks a pure decision (decide.ts, decide-park.ts) for the next record, its
 // effects and the reply, writes the record with compare-and-set (TaskStore), then executes the
-// effects (ARCHITECTURE.md §10). Effects (status events, dispatch, abort, index) are idempotent
+// effects (ARCHITECTURE.md §10). Effects (status events, dispatch, abort) are idempotent
 // and derived from the record alone, so a command redelivered after a crash repeats them safely.
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  type ActiveTask,
   type AnswerCall,
   type CancelTask,
   type ClaimReply,
   type ClaimRequest,
   type DispatchDue,
   idempotencyRecordKey,
-  isTerminal,
-  type PendingRound,
   PlanWithSource,
   type RoundReport,
   type RoundVerdict,
@@ -28,7 +25,6 @@ import {
   SwitchyardError,
   subjects,
   type TaskRecord,
-  unanswered,
 } from "@switchyard/contracts";
 import {
   buildEvent,
@@ -79,8 +75,6 @@ export interface KernelDeps {
   js: JetStreamClient;
   store: TaskStore;
   idempotency: KV;
-  /** Index of non-terminal tasks, kept by the `index` effects, watched by the reaper. */
-  active: KV;
   log: Logger;
   spawnerTimeoutMs: number;
   commandRetryMs: number;
@@ -88,21 +82,6 @@ export interface KernelDeps {
   tenantIndex?: TenantIndex;
   /** Prometheus metrics (kernel-metrics.ts); absent in unit tests. */
   metrics?: KernelMetrics;
-}
-
-/** created_at + the plan's deadline, or null when the agent has none. */
-function deadlineOf(t: TaskRecord): string | null {
-  const ms = t.plan?.limits.deadline_ms;
-  return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
-}
-
-/** When the first unanswered approval of a parked round times out, or null. */
-function firstExpiry(p: PendingRound | null): string | null {
-  const times = unanswered(p)
-    .map((c) => c.expires_at)
-    .filter((x): x is string => x !== null)
-    .sort();
-  return times[0] ?? null;
 }
 
 type Decide<R> = (t: TaskRecord | null, ctx: DecideCtx) => Decision<R>;
@@ -230,7 +209,7 @@ export class Kernel {
     return ACK;
   }
 
-  // ---- decisions of the reaper (each returns whether it acted) ----
+  // ---- verdicts of the reaper (sy.cmd.reap, acked after their effects: ARCHITECTURE.md §5; each returns whether it acted) ----
 
   approvalsTimedOut(taskId: string): Promise<boolean> {
     return this.#decide(taskId, (t, ctx) => decideApprovalsTimedOut(t, taskId, ctx));
@@ -301,8 +280,8 @@ export class Kernel {
 
   /**
    * Executes effects in order. JetStream publishes (events, work, dispatch-due) start at once and
-   * are awaited together, as one round trip, before any later effect that is not a publish (an
-   * index change, a notify, a metric) and at the end: the task's lock is held until all are acked,
+   * are awaited together, as one round trip, before any later effect that is not a publish (a
+   * notify, a metric, a log) and at the end: the task's lock is held until all are acked,
    * so the next decision's events follow them. An abort is core NATS and waits for nothing.
    */
   async #execute(effects: Effect[]): Promise<void> {
@@ -322,19 +301,15 @@ export class Kernel {
         case "abort":
           nc.publish(subjects.taskControl(e.control.task_id), encodeJson(e.control));
           continue;
+        case "note":
+          this.#d.tenantIndex?.note(e.task);
+          continue;
       }
       if (inFlight.length > 0) {
         await Promise.all(inFlight);
         inFlight = [];
       }
       switch (e.type) {
-        case "index":
-          await this.#index(e.task);
-          break;
-        case "unindex":
-          if (e.task) await this.#index(e.task);
-          else await this.#d.active.delete(e.task_id);
-          break;
         case "notify":
           nc.publish(e.subject, encodeJson(e.msg));
           break;
@@ -352,25 +327,5 @@ export class Kernel {
       }
     }
     await Promise.all(inFlight);
-  }
-
-  /** Keeps KV sy_active in step with the record: non-terminal tasks only. */
-  async #index(t: TaskRecord): Promise<void> {
-    this.#d.tenantIndex?.note(t);
-    if (isTerminal(t.status)) {
-      await this.#d.active.delete(t.id);
-      return;
-    }
-    const entry: ActiveTask = {
-      task_id: t.id,
-      status: t.status,
-      attempt: t.attempt,
-      run_id: t.run_id,
-      runner_kind: t.runner_kind,
-      since: t.updated_at,
-      deadline_at: deadlineOf(t),
-      wait_until: t.status === "input_required" ? firstExpiry(t.pending) : null,
-    };
-    await this.#d.active.put(t.id, JSON.stringify(entry));
   }
 }

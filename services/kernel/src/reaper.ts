@@ -1,67 +1,184 @@
-// The reaper: watches the index of unfinished tasks (KV sy_active) and acts on time. A
-// running task whose Redis lease has been missing for LEASE_GRACE_MS is declared lost; a task
-// past its deadline fails; a queued task whose kind no live node has served for
-// QUEUE_TIMEOUT_MS fails; a parked task whose approval timed out (its `wait_until`, stored in
-// the index, so it survives kernel restarts) has it rejected or fails. Every replica runs one; the kernel's compare-and-set makes
-// concurrent verdicts harmless. While Redis is unreachable no lease verdict is made, and the
-// grace period starts over once it answers (runners re-assert their leases every beat).
-import { ActiveTask, redisKeys } from "@switchyard/contracts";
-import { type KV, type Logger, listRunnerNodes, nodesPerKind, type Redis } from "@switchyard/runtime";
-import type { Kernel } from "./kernel.ts";
-import type { KeyedLock } from "./keyed-lock.ts";
+// The reaper: knows the unfinished tasks and acts on time. A running task whose Redis lease has
+// been missing for LEASE_GRACE_MS is declared lost; a task past its deadline fails; a queued
+// task whose kind no live node has served for QUEUE_TIMEOUT_MS fails; a parked task whose
+// approval timed out (its `wait_until`, stored with the record, so it survives kernel restarts)
+// has it rejected or fails. While Redis is unreachable no lease verdict is made, and the grace
+// period starts over once it answers (runners re-assert their leases every beat).
+//
+// Its view of the unfinished tasks comes from KV sy_tasks itself (ARCHITECTURE.md §3): every
+// record write carries the task's view in a header, and the reaper reads the bucket's stream
+// headers-only (the last write of every task at start, then every new one), keeping in memory
+// only the tasks that are not finished. A verdict is not applied here: it is a command on
+// SY_CMD (`sy.cmd.reap`) that a kernel applies and acks after its effects, so a kernel that
+// dies in between leaves it to be redelivered (ARCHITECTURE.md §5). Every replica runs a
+// reaper; a verdict's message id makes the replicas' copies one command.
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import {
+  ActiveTask,
+  isTerminal,
+  type ReaperVerdict,
+  redisKeys,
+  subjects,
+  TASK_RECORDS_STREAM,
+  TaskRecordHeaders,
+  type TaskStatus,
+} from "@switchyard/contracts";
+import { encodeJson, type JetStreamClient, type Logger, listRunnerNodes, nodesPerKind, type Redis } from "@switchyard/runtime";
+import { activeView, type TaskStore } from "./task-store.ts";
 
 export interface ReaperOptions {
   leaseGraceMs: number;
   intervalMs: number;
   /** 0: queued tasks wait forever. */
   queueTimeoutMs: number;
+  /** TASK_RETENTION_HOURS: a record unchanged for longer has expired from the bucket. */
+  retentionMs: number;
 }
+
+/** A verdict not acted on (its task's view unchanged) is sent again after this long. */
+const RESEND_MS = 30_000;
+/** Records written without the view header (by a kernel before it existed) are read, this many at once. */
+const LEGACY_READS = 8;
+const RECORD_PREFIX = subjects.taskRecord("x").slice(0, -1);
 
 export class Reaper {
   readonly #active = new Map<string, ActiveTask>();
   readonly #missingSince = new Map<string, number>();
-  readonly #kv: KV;
+  /** The last verdict sent per task (its key and when), so a tick does not send it again. */
+  readonly #sent = new Map<string, { key: string; at: number }>();
+  /** Tasks whose last write has no view header: the stream sequence of that write. */
+  readonly #legacy = new Map<string, number>();
+  readonly #legacyQueue: string[] = [];
+  #legacyReaders = 0;
+  readonly #js: JetStreamClient;
+  readonly #store: TaskStore;
   readonly #redis: Redis;
-  readonly #kernel: Kernel;
   readonly #log: Logger;
-  readonly #lock: KeyedLock;
   readonly #opts: ReaperOptions;
   #timer: NodeJS.Timeout | null = null;
-  #watch: { stop(): void } | null = null;
+  #stopWatch: (() => void) | null = null;
   #ticking = false;
-  stats = { lost: 0, deadlines: 0, queueTimeouts: 0, approvalTimeouts: 0, redisUnavailable: 0 };
+  /** Resolves once the view has read every record the bucket held at start. */
+  readonly caughtUp: Promise<{ records: number; ms: number }>;
+  #caughtUp!: (v: { records: number; ms: number }) => void;
+  stats = { lost: 0, deadlines: 0, queueTimeouts: 0, approvalTimeouts: 0, redisUnavailable: 0, legacyReads: 0 };
 
-  /** Verdicts take the task's lock, like commands and claims: effects of one task stay in order. */
-  constructor(deps: { active: KV; redis: Redis; kernel: Kernel; lock: KeyedLock; log: Logger }, opts: ReaperOptions) {
-    this.#lock = deps.lock;
-    this.#kv = deps.active;
+  /** `store`: reads a record written without the view header. */
+  constructor(deps: { js: JetStreamClient; store: TaskStore; redis: Redis; log: Logger }, opts: ReaperOptions) {
+    this.#js = deps.js;
+    this.#store = deps.store;
     this.#redis = deps.redis;
-    this.#kernel = deps.kernel;
     this.#log = deps.log;
     this.#opts = opts;
+    this.caughtUp = new Promise((r) => (this.#caughtUp = r));
   }
 
   async start(): Promise<void> {
-    const watch = await this.#kv.watch();
-    this.#watch = watch;
+    const started = Date.now();
+    // An ordered consumer: the last write of every task, then every new write, bodies left out.
+    const consumer = await this.#js.consumers.get(TASK_RECORDS_STREAM, {
+      filter_subjects: subjects.taskRecordsAll,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      headers_only: true,
+    });
+    const messages = await consumer.consume({ max_messages: 1024 });
+    let records = 0;
+    let caughtUp = false;
+    const done = () => {
+      caughtUp = true;
+      this.#log.info({ records, tracked: this.#active.size, ms: Date.now() - started }, "reaper: view of unfinished tasks read from sy_tasks");
+      this.#caughtUp({ records, ms: Date.now() - started });
+    };
+    if ((await consumer.info(true)).num_pending === 0) done();
+    let stopped = false;
+    this.#stopWatch = () => {
+      stopped = true;
+      void messages.close();
+    };
     void (async () => {
-      for await (const e of watch) {
-        if (e.operation !== "PUT") {
-          this.#active.delete(e.key);
-          continue;
+      try {
+        for await (const m of messages) {
+          this.#onRecord(m);
+          if (caughtUp) continue;
+          records++;
+          if (m.info.pending === 0) done();
         }
-        const parsed = ActiveTask.safeParse(e.json());
-        if (parsed.success) this.#active.set(e.key, parsed.data);
+      } finally {
+        if (!stopped) this.#log.error("reaper: the view of unfinished tasks stopped following sy_tasks; restart the kernel");
       }
     })();
     this.#timer = setInterval(() => void this.tick(), this.#opts.intervalMs);
+  }
+
+  #onRecord(m: JsMsg): void {
+    const id = m.subject.slice(RECORD_PREFIX.length);
+    const op = m.headers?.get("KV-Operation");
+    if (op === "DEL" || op === "PURGE" || m.headers?.has("Nats-Marker-Reason")) {
+      this.#forget(id);
+      return;
+    }
+    const raw = m.headers?.get(TaskRecordHeaders.view);
+    const parsed = raw ? safeView(raw) : null;
+    if (parsed === "finished") {
+      this.#forget(id);
+      return;
+    }
+    if (!parsed) {
+      this.#legacy.set(id, m.seq);
+      this.#legacyQueue.push(id);
+      this.#readLegacy();
+      return;
+    }
+    this.#legacy.delete(id);
+    this.#see(parsed);
+  }
+
+  #see(view: ActiveTask): void {
+    if (isTerminal(view.status)) this.#forget(view.task_id);
+    else this.#active.set(view.task_id, view);
+  }
+
+  #forget(id: string): void {
+    this.#active.delete(id);
+    this.#legacy.delete(id);
+    this.#sent.delete(id);
+    this.#missingSince.delete(id);
+  }
+
+  /** Reads records that carry no view (their writer predates it) and derives it from the record. */
+  #readLegacy(): void {
+    while (this.#legacyReaders < LEGACY_READS && this.#legacyQueue.length > 0) {
+      const id = this.#legacyQueue.shift() as string;
+      const seq = this.#legacy.get(id);
+      if (seq === undefined) continue;
+      this.#legacyReaders++;
+      this.stats.legacyReads++;
+      void this.#store
+        .get(id)
+        .then(
+          (stored) => {
+            if (this.#legacy.get(id) !== seq) return; // a newer write came with its view
+            this.#legacy.delete(id);
+            if (stored) this.#see(activeView(stored.task));
+            else this.#forget(id);
+          },
+          (err: unknown) => {
+            this.#log.warn({ err: (err as Error).message, task_id: id }, "reaper: record read failed; retried");
+            if (this.#legacy.get(id) === seq) this.#legacyQueue.push(id);
+          },
+        )
+        .finally(() => {
+          this.#legacyReaders--;
+          this.#readLegacy();
+        });
+    }
   }
 
   get tracked(): number {
     return this.#active.size;
   }
 
-  /** The index of unfinished tasks as this replica sees it (for the metrics gauges). */
+  /** The unfinished tasks as this replica sees them (for the metrics gauges). */
   activeTasks(): Iterable<ActiveTask> {
     return this.#active.values();
   }
@@ -70,6 +187,7 @@ export class Reaper {
     if (this.#ticking) return;
     this.#ticking = true;
     try {
+      this.#dropExpired();
       await this.#checkDeadlines();
       await this.#checkApprovalTimeouts();
       await this.#checkLeases();
@@ -81,10 +199,33 @@ export class Reaper {
     }
   }
 
+  /** A record unchanged for longer than the retention has left the bucket (max age), silently. */
+  #dropExpired(): void {
+    const oldest = Date.now() - this.#opts.retentionMs;
+    for (const e of this.#active.values()) if (Date.parse(e.since) < oldest) this.#forget(e.task_id);
+  }
+
+  /**
+   * Sends a verdict unless this replica sent the same one (`key`) less than RESEND_MS ago. Its
+   * message id is the same on every replica within a RESEND_MS window: the stream keeps one.
+   */
+  async #verdict(v: ReaperVerdict, key: string): Promise<boolean> {
+    const now = Date.now();
+    const sent = this.#sent.get(v.task_id);
+    if (sent && sent.key === key && now - sent.at < RESEND_MS) return false;
+    await this.#js.publish(subjects.reap, encodeJson(v), { msgID: `${v.task_id}:reap:${key}:${Math.floor(now / RESEND_MS)}` });
+    this.#sent.set(v.task_id, { key, at: now });
+    return true;
+  }
+
   async #checkDeadlines(): Promise<void> {
     const now = Date.now();
     for (const e of this.#active.values()) {
-      if (e.deadline_at && Date.parse(e.deadline_at) <= now && (await this.#lock.run(e.task_id, () => this.#kernel.deadlineExceeded(e.task_id))))
+      if (
+        e.deadline_at &&
+        Date.parse(e.deadline_at) <= now &&
+        (await this.#verdict({ v: 1, verdict: "deadline", task_id: e.task_id, attempt: e.attempt }, "deadline"))
+      )
         this.stats.deadlines++;
     }
   }
@@ -96,7 +237,10 @@ export class Reaper {
         e.status === "input_required" &&
         e.wait_until &&
         Date.parse(e.wait_until) <= now &&
-        (await this.#lock.run(e.task_id, () => this.#kernel.approvalsTimedOut(e.task_id)))
+        (await this.#verdict(
+          { v: 1, verdict: "approval_timeout", task_id: e.task_id, attempt: e.attempt },
+          `approval:${e.attempt}:${Date.parse(e.wait_until)}`,
+        ))
       ) {
         this.stats.approvalTimeouts++;
       }
@@ -127,7 +271,8 @@ export class Reaper {
       this.#missingSince.set(e.task_id, since);
       if (now - since >= this.#opts.leaseGraceMs) {
         this.#missingSince.delete(e.task_id);
-        if (await this.#lock.run(e.task_id, () => this.#kernel.runLost(e.task_id, e.run_id as string))) this.stats.lost++;
+        const runId = e.run_id as string;
+        if (await this.#verdict({ v: 1, verdict: "run_lost", task_id: e.task_id, attempt: e.attempt, run_id: runId }, `lost:${runId}`)) this.stats.lost++;
       }
     }
   }
@@ -144,12 +289,25 @@ export class Reaper {
     }
     for (const e of overdue) {
       if ((served.get(e.runner_kind) ?? 0) > 0) continue; // a backlog, not an orphan
-      if (await this.#lock.run(e.task_id, () => this.#kernel.queueTimedOut(e.task_id, e.attempt, now - Date.parse(e.since)))) this.stats.queueTimeouts++;
+      const v: ReaperVerdict = { v: 1, verdict: "queue_timeout", task_id: e.task_id, attempt: e.attempt, waited_ms: now - Date.parse(e.since) };
+      if (await this.#verdict(v, `queue:${e.attempt}`)) this.stats.queueTimeouts++;
     }
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
-    this.#watch?.stop();
+    this.#stopWatch?.();
+  }
+}
+
+/** The view in a record's header; "finished" without validating the rest (most retained records are). */
+function safeView(raw: string): ActiveTask | "finished" | null {
+  try {
+    const json = JSON.parse(raw) as { status?: unknown };
+    if (typeof json?.status === "string" && isTerminal(json.status as TaskStatus)) return "finished";
+    const parsed = ActiveTask.safeParse(json);
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }

@@ -32,7 +32,7 @@ describe("TaskStore", () => {
   });
 
   it("keeps the checkpoint while running and drops it once the task is finished", async () => {
-    const store = new TaskStore(topo.tasks, { maxBytes: 64 * 1024 });
+    const store = new TaskStore(topo.tasks, topo.js, { maxBytes: 64 * 1024 });
     const t = task();
     expect(await store.create(t)).toBe(true);
     expect(await store.create(t), "a second create of the same id").toBe(false);
@@ -44,8 +44,8 @@ describe("TaskStore", () => {
   });
 
   it("never loses another replica's write, and never decides on its own stale copy", async () => {
-    const a = new TaskStore(topo.tasks);
-    const b = new TaskStore(topo.tasks);
+    const a = new TaskStore(topo.tasks, topo.js);
+    const b = new TaskStore(topo.tasks, topo.js);
     // A wrote last, then B changed the task: A's compare-and-set from its copy must fail and
     // its decision be made again on B's record.
     const t = task();
@@ -74,8 +74,8 @@ describe("TaskStore", () => {
   });
 
   it("takes a no-change decision on its own copy only when the caller says that is harmless", async () => {
-    const a = new TaskStore(topo.tasks);
-    const b = new TaskStore(topo.tasks);
+    const a = new TaskStore(topo.tasks, topo.js);
+    const b = new TaskStore(topo.tasks, topo.js);
     const t = task();
     await a.create(t);
     await b.mutate(t.id, (cur) => ({ ...cur, status: "canceled", finished_at: T0 }));
@@ -91,7 +91,7 @@ describe("TaskStore", () => {
   });
 
   it("fails a task whose record NATS would refuse with task_too_large, instead of retrying the write forever", async () => {
-    const store = new TaskStore(topo.tasks, { maxBytes: 16 * 1024 });
+    const store = new TaskStore(topo.tasks, topo.js, { maxBytes: 16 * 1024 });
     const t = task();
     await store.create(t);
     const res = await store.mutate(t.id, (cur) => ({ ...cur, checkpoint: checkpoint(40 * 1024) }));

@@ -1,7 +1,10 @@
 // Task records in KV `sy_tasks`, updated with compare-and-set on the revision, so several
 // kernel replicas never lose an update: a conflicting write re-reads and re-applies.
-import { isTerminal, TaskRecord } from "@switchyard/contracts";
-import { isWrongLastSequence, type KV } from "@switchyard/runtime";
+// Every write carries the reaper's view of the task in a header (ARCHITECTURE.md §3), so the
+// reaper reads the bucket headers-only and no second write keeps an index of unfinished tasks.
+import { headers } from "@nats-io/transport-node";
+import { type ActiveTask, isTerminal, type PendingRound, subjects, TaskRecord, TaskRecordHeaders, unanswered } from "@switchyard/contracts";
+import { isWrongLastSequence, type JetStreamClient, type KV } from "@switchyard/runtime";
 
 export interface StoredTask {
   task: TaskRecord;
@@ -16,8 +19,38 @@ const RECENT_MAX_RECORD_BYTES = 64 * 1024;
 /** What a mutation decided: a new record to write, or nothing to change. */
 export type Mutation = TaskRecord | null;
 
+/** created_at + the plan's deadline, or null when the agent has none. */
+function deadlineOf(t: TaskRecord): string | null {
+  const ms = t.plan?.limits.deadline_ms;
+  return ms ? new Date(Date.parse(t.created_at) + ms).toISOString() : null;
+}
+
+/** When the first unanswered approval of a parked round times out, or null. */
+function firstExpiry(p: PendingRound | null): string | null {
+  const times = unanswered(p)
+    .map((c) => c.expires_at)
+    .filter((x): x is string => x !== null)
+    .sort();
+  return times[0] ?? null;
+}
+
+/** What the reaper needs of a record (the `Sy-Task-View` header of its write). */
+export function activeView(t: TaskRecord): ActiveTask {
+  return {
+    task_id: t.id,
+    status: t.status,
+    attempt: t.attempt,
+    run_id: t.run_id,
+    runner_kind: t.runner_kind,
+    since: t.updated_at,
+    deadline_at: deadlineOf(t),
+    wait_until: t.status === "input_required" ? firstExpiry(t.pending) : null,
+  };
+}
+
 export class TaskStore {
   readonly #kv: KV;
+  readonly #js: JetStreamClient;
   readonly #maxConflicts: number;
   readonly #maxBytes: number;
   /**
@@ -29,9 +62,13 @@ export class TaskStore {
   readonly #recentMax: number;
   conflicts = 0;
 
-  /** `maxBytes`: the largest record NATS accepts (its max_payload, less room for headers). */
-  constructor(kv: KV, opts: { maxConflicts?: number; maxBytes?: number; recentMax?: number } = {}) {
+  /**
+   * `kv`: the bucket, for reads; `js`: for writes (to the bucket's subjects, with headers).
+   * `maxBytes`: the largest record NATS accepts (its max_payload, less room for headers).
+   */
+  constructor(kv: KV, js: JetStreamClient, opts: { maxConflicts?: number; maxBytes?: number; recentMax?: number } = {}) {
     this.#kv = kv;
+    this.#js = js;
     this.#maxConflicts = opts.maxConflicts ?? 50;
     this.#maxBytes = opts.maxBytes ?? 1024 * 1024 - 4096;
     this.#recentMax = opts.recentMax ?? 4096;
@@ -47,7 +84,7 @@ export class TaskStore {
   async create(task: TaskRecord): Promise<boolean> {
     try {
       const body = JSON.stringify(task);
-      const revision = await this.#kv.create(task.id, body);
+      const revision = await this.#write(task, body, 0);
       this.#remember({ task, revision, bytes: body.length });
       return true;
     } catch (err) {
@@ -89,7 +126,7 @@ export class TaskStore {
       }
       const [next, body] = this.#fit(decided);
       try {
-        const revision = await this.#kv.update(id, body, current.revision);
+        const revision = await this.#write(next, body, current.revision);
         this.#remember({ task: next, revision, bytes: body.length });
         return { before: current.task, after: next, changed: true };
       } catch (err) {
@@ -101,6 +138,18 @@ export class TaskStore {
       }
     }
     throw new Error(`task ${id}: gave up after ${this.#maxConflicts} compare-and-set conflicts`);
+  }
+
+  /**
+   * What `kv.create` (revision 0) and `kv.update` do, plus the view header: a publish to the
+   * record's subject that the stream accepts only while the subject's last sequence is
+   * `revision` (a conflict is the same "wrong last sequence" error). Returns the new revision.
+   */
+  async #write(task: TaskRecord, body: string, revision: number): Promise<number> {
+    const h = headers();
+    h.set(TaskRecordHeaders.view, JSON.stringify(activeView(task)));
+    const ack = await this.#js.publish(subjects.taskRecord(task.id), body, { headers: h, expect: { lastSubjectSequence: revision } });
+    return ack.seq;
   }
 
   #remember(stored: StoredTask): void {
