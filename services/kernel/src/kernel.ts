@@ -282,7 +282,8 @@ export class Kernel {
    * Executes effects in order. JetStream publishes (events, work, dispatch-due) start at once and
    * are awaited together, as one round trip, before any later effect that is not a publish (a
    * notify, a metric, a log) and at the end: the task's lock is held until all are acked,
-   * so the next decision's events follow them. An abort is core NATS and waits for nothing.
+   * so the next decision's events follow them. An abort is core NATS and waits for nothing; nor
+   * does the tenant index's note (Redis, rebuilt from sy_tasks when lost).
    */
   async #execute(effects: Effect[]): Promise<void> {
     const { js, nc, log, metrics } = this.#d;
