@@ -165,10 +165,19 @@ export class Quotas {
  * request be answered by Node's parser instead of with its own 400/413.
  */
 export function quotaHook(app: FastifyInstance, quotas: Quotas): void {
-  app.addHook("preHandler", async (req, reply) => {
-    const key = routeKey(req);
-    if (!key || !req.principal) return;
-    if (key === "POST /v1/tasks") await quotas.checkSubmit(req.principal.tenant, reply);
-    else if (STREAM_ROUTES.has(key)) await quotas.openStream(req.principal.tenant, req, reply);
+  // Callback style: a route without a quota goes on at once, without a promise or microtask hop.
+  app.addHook("preHandler", (req, reply, done) => {
+    const check = quotaOf(quotas, req, reply);
+    if (check) check.then(() => done(), done);
+    else done();
   });
+}
+
+/** The quota check a request's route needs, if any. */
+function quotaOf(quotas: Quotas, req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+  if (!req.principal) return undefined;
+  const key = routeKey(req);
+  if (key === "POST /v1/tasks") return quotas.checkSubmit(req.principal.tenant, reply);
+  if (key !== undefined && STREAM_ROUTES.has(key)) return quotas.openStream(req.principal.tenant, req, reply);
+  return undefined;
 }
