@@ -226,20 +226,29 @@ export function authHook(app: FastifyInstance, store: KeyStore, env: GatewayEnv)
       if (!Object.hasOwn(ROUTE_SCOPES, key)) throw new Error(`route ${key} has no scope in ROUTE_SCOPES (services/gateway/src/auth.ts)`);
     }
   });
-  app.addHook("onRequest", async (req) => {
-    const key = routeKey(req);
-    if (key === undefined) return; // no route: the 404 handler answers, revealing nothing
-    const access = ROUTE_SCOPES[key];
-    if (access === undefined || access === "public") return;
-    const token = bearerToken(req);
-    if (access === "metrics" && env.METRICS_TOKEN && token && sameSecret(token, env.METRICS_TOKEN)) return;
-    const principal = store.authenticate(token);
-    const needed: Scope = access === "metrics" ? "admin" : access;
-    if (!hasScope(principal.scopes, needed)) {
-      throw new HttpProblem("forbidden", `this key lacks the scope '${needed}'`, { missing_scope: needed });
-    }
-    req.principal = principal;
+  // Synchronous, in fastify's callback style: no promise and no microtask hop per request. A
+  // throw here reaches the error handler exactly as a rejected async hook's error would.
+  app.addHook("onRequest", (req, _reply, done) => {
+    const principal = check(req, store, env);
+    if (principal) req.principal = principal;
+    done();
   });
+}
+
+/** The principal a request's route needs, undefined for a public or unrouted one; throws 401/403. */
+function check(req: FastifyRequest, store: KeyStore, env: GatewayEnv): Principal | undefined {
+  const key = routeKey(req);
+  if (key === undefined) return undefined; // no route: the 404 handler answers, revealing nothing
+  const access = ROUTE_SCOPES[key];
+  if (access === undefined || access === "public") return undefined;
+  const token = bearerToken(req);
+  if (access === "metrics" && env.METRICS_TOKEN && token && sameSecret(token, env.METRICS_TOKEN)) return undefined;
+  const principal = store.authenticate(token);
+  const needed: Scope = access === "metrics" ? "admin" : access;
+  if (!hasScope(principal.scopes, needed)) {
+    throw new HttpProblem("forbidden", `this key lacks the scope '${needed}'`, { missing_scope: needed });
+  }
+  return principal;
 }
 
 /** The caller's tenant, as the auth hook established it. */

@@ -1,7 +1,7 @@
 import { SwitchyardError } from "@switchyard/contracts";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fromServiceError, HttpProblem, parseOr400, problemBody } from "./http-errors.ts";
+import { encodeForBus, fromServiceError, HttpProblem, parseOr400, problemBody } from "./http-errors.ts";
 
 function badRequest(fn: () => unknown): HttpProblem {
   try {
@@ -74,5 +74,27 @@ describe("fromServiceError", () => {
   it("hides anything else behind a 500", () => {
     const p = fromServiceError(new Error("secret stack detail"));
     expect([p.code, p.status, p.message]).toEqual(["internal", 500, "internal error"]);
+  });
+});
+
+describe("encodeForBus", () => {
+  it("encodes JSON as UTF-8, lone surrogates included, byte for byte as a TextEncoder does", () => {
+    const body = { input: "héllo ✓ 🚀", lone: "\ud800", n: 1, nested: { a: [null, true] } };
+    const bytes = encodeForBus(undefined, body, "the task");
+    expect(Buffer.from(bytes).equals(Buffer.from(new TextEncoder().encode(JSON.stringify(body))))).toBe(true);
+    expect(JSON.parse(new TextDecoder().decode(bytes))).toEqual(body);
+  });
+
+  it("refuses a message larger than the bus accepts with 413, naming the sizes", () => {
+    const body = { input: "é".repeat(600) }; // 1212 bytes of UTF-8 in 612 characters
+    expect(encodeForBus(1212, body, "the task").byteLength).toBe(1212);
+    let problem: unknown;
+    try {
+      encodeForBus(1211, body, "the task");
+    } catch (err) {
+      problem = err;
+    }
+    expect(problem).toBeInstanceOf(HttpProblem);
+    expect(problem).toMatchObject({ code: "payload_too_large", status: 413, message: "the task is 1212 bytes; the message bus accepts 1211" });
   });
 });

@@ -55,7 +55,9 @@ export function fromServiceError(err: unknown): HttpProblem {
  * the thing in the message.
  */
 export function encodeForBus(maxPayload: number | undefined, body: unknown, what: string): Uint8Array {
-  const payload = new TextEncoder().encode(JSON.stringify(body));
+  // Buffer.from: the same UTF-8 bytes as a TextEncoder (JSON.stringify leaves no lone
+  // surrogate), in about half the time, with no encoder built per call.
+  const payload = Buffer.from(JSON.stringify(body));
   if (maxPayload !== undefined && payload.byteLength > maxPayload) {
     throw new HttpProblem("payload_too_large", `${what} is ${payload.byteLength} bytes; the message bus accepts ${maxPayload}`);
   }

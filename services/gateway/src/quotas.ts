@@ -17,12 +17,19 @@ import { HttpProblem } from "./http-errors.ts";
 const STREAM_STALE_MS = 60_000;
 const STREAM_REFRESH_MS = 20_000;
 
-// KEYS[1] the second's counter; ARGV[1] the limit. Returns the count after this submit, or -1 when over.
-const COUNT_SUBMIT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
-if n > tonumber(ARGV[1]) then return -1 end
-return n`;
+// KEYS[1] the second's counter, KEYS[2] the tenant's unfinished tasks; ARGV[1] the rate limit,
+// ARGV[2] the active limit (0: not checked). Returns {count after this submit or -1 when over
+// the rate, or 0 when the rate is off; unfinished tasks, or -1 when not checked}: one command.
+const CHECK_SUBMIT = `
+local n = 0
+if tonumber(ARGV[1]) > 0 then
+  n = redis.call('INCR', KEYS[1])
+  if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
+  if n > tonumber(ARGV[1]) then n = -1 end
+end
+local active = -1
+if tonumber(ARGV[2]) > 0 then active = redis.call('SCARD', KEYS[2]) end
+return {n, active}`;
 
 // KEYS[1] the tenant's stream set; ARGV: now, stale-before, limit, member. 1: acquired, 0: full.
 const ACQUIRE_STREAM = `
@@ -32,6 +39,22 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ${STREAM_STALE_MS * 2})
 return 1`;
 
+/**
+ * The scripts as ioredis commands: each goes out as EVALSHA (the script's first use on a
+ * connection sends it whole, and a NOSCRIPT after a Redis restart resends it), not as an EVAL
+ * that ships and hashes the script on every request.
+ */
+interface QuotaCommands {
+  syCheckSubmit(counterKey: string, activeKey: string, rate: number, maxActive: number): Promise<[number, number]>;
+  syAcquireStream(key: string, now: number, staleBefore: number, limit: number, member: string): Promise<number>;
+}
+
+function withQuotaCommands(redis: Redis): Redis & QuotaCommands {
+  redis.defineCommand("syCheckSubmit", { numberOfKeys: 2, lua: CHECK_SUBMIT });
+  redis.defineCommand("syAcquireStream", { numberOfKeys: 1, lua: ACQUIRE_STREAM });
+  return redis as Redis & QuotaCommands;
+}
+
 const STREAM_ROUTES = new Set(["GET /v1/tasks/:id/events", "GET /v1/operators/:id/connect"]);
 
 function tooMany(reply: FastifyReply, retryAfterS: number, message: string, details: Record<string, unknown>): HttpProblem {
@@ -40,7 +63,7 @@ function tooMany(reply: FastifyReply, retryAfterS: number, message: string, deta
 }
 
 export class Quotas {
-  readonly #redis: Redis;
+  readonly #redis: Redis & QuotaCommands;
   readonly #env: GatewayEnv;
   readonly #log: Logger;
   readonly #gatewayId = randomUUID();
@@ -51,7 +74,7 @@ export class Quotas {
   #warned = false;
 
   constructor(redis: Redis, env: GatewayEnv, log: Logger) {
-    this.#redis = redis;
+    this.#redis = withQuotaCommands(redis);
     this.#env = env;
     this.#log = log;
     this.#refresh = setInterval(() => void this.#refreshAll(), STREAM_REFRESH_MS);
@@ -70,17 +93,12 @@ export class Quotas {
   /** Submits per second and unfinished tasks of the tenant. */
   async checkSubmit(tenant: string, reply: FastifyReply): Promise<void> {
     const { RATE_SUBMITS_PER_S: rate, MAX_ACTIVE_TASKS_PER_TENANT: maxActive } = this.#env;
-    let count: number | undefined;
-    let active: number | undefined;
+    if (rate <= 0 && maxActive <= 0) return;
+    let count: number;
+    let active: number;
     try {
       const second = Math.floor(Date.now() / 1000);
-      const p = this.#redis.pipeline();
-      if (rate > 0) p.eval(COUNT_SUBMIT, 1, redisKeys.tenantSubmits(tenant, second), rate);
-      if (maxActive > 0) p.scard(redisKeys.tenantActive(tenant));
-      const out = (await p.exec()) ?? [];
-      let i = 0;
-      if (rate > 0) count = Number(out[i++]?.[1]);
-      if (maxActive > 0) active = Number(out[i++]?.[1]);
+      [count, active] = await this.#redis.syCheckSubmit(redisKeys.tenantSubmits(tenant, second), redisKeys.tenantActive(tenant), rate, maxActive);
       this.#warned = false;
     } catch (err) {
       this.#failOpen(err);
@@ -92,7 +110,7 @@ export class Quotas {
         limit: rate,
       });
     }
-    if (active !== undefined && active >= maxActive) {
+    if (maxActive > 0 && active >= maxActive) {
       throw tooMany(reply, 5, `tenant '${tenant}' has ${active} unfinished tasks, the most it may have (MAX_ACTIVE_TASKS_PER_TENANT)`, {
         quota: "active_tasks",
         limit: maxActive,
@@ -110,7 +128,7 @@ export class Quotas {
     let got: number;
     try {
       const now = Date.now();
-      got = Number(await this.#redis.eval(ACQUIRE_STREAM, 1, key, now, now - STREAM_STALE_MS, limit, member));
+      got = Number(await this.#redis.syAcquireStream(key, now, now - STREAM_STALE_MS, limit, member));
       this.#warned = false;
     } catch (err) {
       this.#failOpen(err);
@@ -147,10 +165,19 @@ export class Quotas {
  * request be answered by Node's parser instead of with its own 400/413.
  */
 export function quotaHook(app: FastifyInstance, quotas: Quotas): void {
-  app.addHook("preHandler", async (req, reply) => {
-    const key = routeKey(req);
-    if (!key || !req.principal) return;
-    if (key === "POST /v1/tasks") await quotas.checkSubmit(req.principal.tenant, reply);
-    else if (STREAM_ROUTES.has(key)) await quotas.openStream(req.principal.tenant, req, reply);
+  // Callback style: a route without a quota goes on at once, without a promise or microtask hop.
+  app.addHook("preHandler", (req, reply, done) => {
+    const check = quotaOf(quotas, req, reply);
+    if (check) check.then(() => done(), done);
+    else done();
   });
+}
+
+/** The quota check a request's route needs, if any. */
+function quotaOf(quotas: Quotas, req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+  if (!req.principal) return undefined;
+  const key = routeKey(req);
+  if (key === "POST /v1/tasks") return quotas.checkSubmit(req.principal.tenant, reply);
+  if (key !== undefined && STREAM_ROUTES.has(key)) return quotas.openStream(req.principal.tenant, req, reply);
+  return undefined;
 }

@@ -43,18 +43,19 @@ export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): vo
     registers: [metrics.registry],
   });
 
-  // On the raw response: hijacked replies (SSE) never reach fastify's onResponse hook.
-  app.addHook("onRequest", async (req, reply) => {
+  // On the raw response: hijacked replies (SSE) never reach fastify's onResponse hook. In
+  // callback style, with the route read once: no promise or microtask hop per request.
+  app.addHook("onRequest", (req, reply, done) => {
     const started = process.hrtime.bigint();
-    if (req.routeOptions.url === "/v1/tasks/:id/events") {
-      followers.inc();
-      reply.raw.once("close", () => followers.dec());
-    }
+    const [method, route] = splitLabel(routeLabel(req));
+    const follower = route === "/v1/tasks/:id/events";
+    if (follower) followers.inc();
     reply.raw.once("close", () => {
-      const [method, route] = splitLabel(routeLabel(req));
+      if (follower) followers.dec();
       requests.inc({ method, route, status_code: String(reply.raw.statusCode) });
       duration.observe({ method, route }, Number(process.hrtime.bigint() - started) / 1e9);
     });
+    done();
   });
 
   app.get("/metrics", async (_req, reply) => {

@@ -1,12 +1,11 @@
 // Tasks: submit, get, list, cancel. The gateway never writes task state: it publishes
 // commands to the kernel (SY_CMD) and reads records from KV.
 import {
-  AgentDef,
   agentKey,
   CancelResponse,
   type CancelTask,
   checkRunnerConfig,
-  Executor,
+  type Executor,
   executorOverrideRefusal,
   idempotencyRecordKey,
   isTerminal,
@@ -29,6 +28,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { GatewayContext } from "../context.ts";
 import { encodeForBus, HttpProblem } from "../http-errors.ts";
+import { ParsedAgents } from "../parsed-agents.ts";
 import { problems } from "../route-schemas.ts";
 import { loadTask, nodesOnce, viewTask } from "../task-reads.ts";
 
@@ -43,6 +43,7 @@ export const taskParamNames = { params: { id: "task id" } };
 
 export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenantOf: (req: FastifyRequest) => string): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const agentDefs = new ParsedAgents();
   const submitSchema = { summary: "Submit a task", body: SubmitTaskBody, response: { 202: SubmitTaskResponse, ...problems(400, 404, 409, 413, 415, 503) } };
   app.post("/v1/tasks", { schema: submitSchema, config: { names: { body: "task" } } }, async (req, reply) => {
     const tenant = tenantOf(req);
@@ -62,19 +63,19 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
     const own = await ctx.agents.get(agentKey(tenant, body.agent));
     const agent = own?.operation === "PUT" ? own : await ctx.agents.get(agentKey(undefined, body.agent));
     if (agent?.operation !== "PUT") throw new HttpProblem("agent_not_found", `agent '${body.agent}' not found`, [{ path: "agent", message: "no such agent" }]);
-    const def = AgentDef.safeParse(agent.json());
+    const { def, executor } = agentDefs.of(agent);
     // A task may choose another executor only of a kind its agent lists (the spawner checks again).
-    const refusal = def.success ? executorOverrideRefusal(def.data, body.executor) : null;
+    const refusal = def ? executorOverrideRefusal(def, body.executor) : null;
     if (refusal) throw new HttpProblem("executor_not_allowed", refusal, [{ path: "executor", message: refusal }]);
     if (body.limits) {
       // A task may lower its agent's limits, never raise them (the kernel also takes the smaller).
-      const raised = def.success ? raisedLimits(def.data.limits, body.limits) : [];
+      const raised = def ? raisedLimits(def.limits, body.limits) : [];
       if (raised.length > 0) {
         const details = raised.map((r) => ({ path: `limits.${r.field}`, message: `may lower the agent's ${r.field} (${r.agent}), not raise it (${r.task})` }));
         throw new HttpProblem("bad_request", `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
       }
     }
-    await checkExecutorConfig(ctx, body.executor ?? agentExecutor(agent.json()));
+    await checkExecutorConfig(ctx, body.executor ?? executor);
 
     const id = newTaskId();
     const confirmation = ctx.submitWaiter.expect(id, ctx.env.SUBMIT_CONFIRM_TIMEOUT_MS);
@@ -183,12 +184,6 @@ export function taskRoutes(fastify: FastifyInstance, ctx: GatewayContext, tenant
     await ctx.js.publish(subjects.cancel, encodeJson(cmd), { msgID: `cancel:${task.id}` });
     return reply.code(202).send({ id: task.id, status: task.status, cancel_requested: true });
   });
-}
-
-/** The agent's default executor as stored in the catalog (the spawner validated it). */
-function agentExecutor(def: unknown): Executor | undefined {
-  const parsed = Executor.safeParse((def as { executor?: unknown } | null)?.executor);
-  return parsed.success ? parsed.data : undefined;
 }
 
 /**
