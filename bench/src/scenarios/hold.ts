@@ -46,6 +46,9 @@ export async function holdTasks(cfg: Config, emit: (step: HoldStep | { skipped: 
   const fleet = await startSwitchyard({
     logLevel: cfg.logLevel,
     runnerNodes: 1,
+    // The scenario fills the node as fast as the fleet takes submits: no tenant quota may stop it
+    // (the gateway's default of 1,000 submits/s is within reach now).
+    env: { RATE_SUBMITS_PER_S: "0", MAX_ACTIVE_TASKS_PER_TENANT: "0" },
     runnerEnv: {
       RUNNER_SLOTS: String(maxTarget + 16),
       METRICS_PORT: "0",
