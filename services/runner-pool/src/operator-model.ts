@@ -120,7 +120,7 @@ export class OperatorModel implements Model {
         throw err;
       },
     );
-    let onAbort = () => undefined as void;
+    let onAbort: () => void = () => undefined;
     try {
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(signal.reason);
