@@ -223,7 +223,9 @@ export function decideApprovalsTimedOut(t: TaskRecord | null, taskId: string, ct
   if (!t?.pending || expired.length === 0) {
     // Applied before (this verdict redelivered, its kernel perhaps dead before the effects): the
     // approval.decided events and the resume go out again while they may still be missing.
-    const repeat = t && (t.status === "input_required" || t.status === "queued") ? timedOutCalls(t) : [];
+    // (Also for a task this verdict failed, `on_timeout: fail`: its decisions and its end, abort included.)
+    const repeat =
+      t && (t.status === "input_required" || t.status === "queued" || (t.status === "failed" && t.error?.code === "approval_timeout")) ? timedOutCalls(t) : [];
     return t && repeat.length > 0 ? { next: null, effects: afterAnswers(t, t, repeat, ctx), reply: false } : settle(t, ctx);
   }
   const now = isoAt(ctx.now);

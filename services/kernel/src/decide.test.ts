@@ -1018,6 +1018,16 @@ describe("decideApprovalsTimedOut", () => {
     ]);
   });
 
+  it("redelivered after on_timeout fail failed the task: approval.decided and the end go out again", () => {
+    const t = parked([approvalCall("c1", NOW)], {
+      plan: { ...plan, approval: { policy: "pattern", tools: ["payments.*"], timeout_ms: 60_000, on_timeout: "fail" } },
+    });
+    const first = decideApprovalsTimedOut(t, ID, ctx);
+    const again = decideApprovalsTimedOut(first.next, ID, ctx);
+    expect(again.next).toBeNull();
+    expect(again.effects).toEqual(first.effects.filter((e) => e.type !== "log"));
+  });
+
   it("nothing expired, not parked, gone: no change; a finished task's effects are settled", () => {
     expect(decideApprovalsTimedOut(parked([approvalCall("c1", at(1)), approvalCall("c2", null)]), ID, ctx)).toEqual({ next: null, effects: [], reply: false });
     expect(decideApprovalsTimedOut(running(), ID, ctx)).toEqual({ next: null, effects: [], reply: false });
@@ -1160,6 +1170,12 @@ describe("decideDeadlineExceeded", () => {
       ],
       reply: true,
     });
+  });
+
+  it("redelivered after it failed the task (its kernel died before the effects): the effects, abort included, go out again", () => {
+    const failed = decideDeadlineExceeded(withDeadline("running", 59_000), ID, ctx).next as TaskRecord;
+    expect(decideDeadlineExceeded(failed, ID, ctx)).toEqual({ next: null, effects: effectsOf(failed, { now: NOW_MS }), reply: false });
+    expect(effectsOf(failed, { now: NOW_MS })).toContainEqual(abort("run-1", "task passed its deadline of 59000 ms"));
   });
 
   it("within its deadline, without one, or finished: no change", () => {

@@ -380,6 +380,10 @@ export function decideRunLost(t: TaskRecord | null, taskId: string, runId: strin
 /** A task past its deadline fails with budget_exceeded (`details.budget: "deadline"`), wherever it is, parked included. */
 export function decideDeadlineExceeded(t: TaskRecord | null, taskId: string, ctx: DecideCtx): Decision<boolean> {
   const error = t && !isTerminal(t.status) ? deadlinePassed(t, ctx.now) : null;
+  // Failed by its deadline already (this verdict redelivered, its kernel perhaps dead before the
+  // effects): they go out again, the abort of a run that may still be going included.
+  if (t?.status === "failed" && t.error?.code === "budget_exceeded" && (t.error.details as { budget?: unknown } | undefined)?.budget === "deadline")
+    return unchanged(effectsOf(t, { now: ctx.now }), false);
   if (!t || !error) return settle(t, ctx);
   const next = written(ctx, transition(t, "failed", { error }, isoAt(ctx.now)));
   return { next, effects: [logEffect("info", { task_id: taskId }, "deadline exceeded"), ...effectsOf(next, { now: ctx.now })], reply: true };
