@@ -140,6 +140,9 @@ describe("metrics", () => {
     expect(value(r, "sy_runner_slots_used", { kind: "local" })).toBeGreaterThanOrEqual(1);
     const g = await scrape(`${G}/metrics`);
     expect(value(g, "sy_sse_followers")).toBeGreaterThanOrEqual(1);
+    // The followed task's feed holds its frames in the live feed's ring.
+    expect(value(g, "sy_sse_feeds")).toBeGreaterThanOrEqual(1);
+    expect(value(g, "sy_sse_ring_bytes")).toBeGreaterThan(0);
 
     follower.close();
     for (const id of [slow, queued]) expect((await http("POST", `${G}/v1/tasks/${id}/cancel`, {})).status).toBe(202);

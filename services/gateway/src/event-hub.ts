@@ -165,6 +165,11 @@ export class EventHub {
     return this.#bytes;
   }
 
+  /** Feeds (tasks with a ring or followers) this gateway holds. */
+  get feeds(): number {
+    return this.#feeds.size;
+  }
+
   /** Starts the consumer after the stream's current last event: only new events are delivered. */
   async start(): Promise<void> {
     const info = await this.#jsm.streams.info(STREAMS.events);

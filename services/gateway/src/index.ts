@@ -1,6 +1,6 @@
 // gateway: the HTTP API (fastify), SSE streams, auth and request validation. It publishes
 // commands and reads state; it never writes task state and never runs agents.
-import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, runService } from "@switchyard/runtime";
+import { connectNats, connectRedis, countReconnects, createMetrics, ensureTopology, Gauge, runService } from "@switchyard/runtime";
 import { buildApp } from "./app.ts";
 import { isLoopbackHost, KeyStore } from "./auth.ts";
 import { GatewayEnv } from "./env.ts";
@@ -39,6 +39,23 @@ await runService("gateway", GatewayEnv, async ({ env, log }) => {
   // Served on the API port at GET /metrics (METRICS_PORT is for services without an HTTP API).
   const metrics = createMetrics("gateway");
   countReconnects(metrics, { nc, redis });
+  // The live feed's memory, read when scraped (ARCHITECTURE.md §6: bounded by SSE_RING_TOTAL_BYTES).
+  new Gauge({
+    name: "sy_sse_ring_bytes",
+    help: "Bytes of SSE frames held in the live feed's per-task rings",
+    registers: [metrics.registry],
+    collect() {
+      this.set(eventHub.bytes);
+    },
+  });
+  new Gauge({
+    name: "sy_sse_feeds",
+    help: "Tasks whose live feed this gateway holds (a ring, followers, or both)",
+    registers: [metrics.registry],
+    collect() {
+      this.set(eventHub.feeds);
+    },
+  });
   const app = buildApp({
     nc,
     js: topo.js,
