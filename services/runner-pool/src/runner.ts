@@ -32,6 +32,7 @@ import {
   type Redis,
   requestJson,
   type ServiceMetrics,
+  traceHeaders,
   tracingEnabled,
 } from "@switchyard/runtime";
 import { sleep } from "./abortable.ts";
@@ -419,7 +420,8 @@ export class RunnerNodeService {
   /** Reports to the kernel. The Nats-Msg-Id (`<run_id>:<what>`) makes a retry that did land the first time a no-op. */
   async #report(subject: string, grant: ClaimGranted, body: Record<string, unknown>, what: string): Promise<void> {
     const payload = this.#encodeReport(grant, body, `${what} report`);
-    await this.#toKernel(grant, `${what} report`, () => this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}` }));
+    // The run's trace rides along, so the kernel's handling (and the status event it publishes) stays in the task's trace.
+    await this.#toKernel(grant, `${what} report`, () => this.#js.publish(subject, payload, { msgID: `${grant.run_id}:${what}`, ...traceHeaders() }));
   }
 
   /** A report's body, refused at once (not retried) when NATS could never carry it. */
