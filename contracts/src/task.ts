@@ -205,6 +205,8 @@ export const ActiveTask = z.object({
   deadline_at: Timestamp.nullable(),
   /** While parked: when the first unanswered approval times out. */
   wait_until: Timestamp.nullable().default(null),
+  /** The model provider its run needs (a node of the kind without it cannot take it), if any. */
+  provider: z.string().nullable().default(null),
 });
 export type ActiveTask = z.infer<typeof ActiveTask>;
 

@@ -269,6 +269,19 @@ describe("deadlines and orphan kinds", () => {
     expect(again.map((e) => e.id)).toEqual(events.map((e) => e.id));
     report(`QUEUE_TIMEOUT_MS=1500, task for kind 'nowhere' → failed no_runner ${secs(events.at(-1)!.receivedAt - t0)} after submit`);
   });
+
+  it("fails a task whose model's provider no node of its kind has after QUEUE_TIMEOUT_MS, naming the provider", async () => {
+    // The shared agent chat-openai (AGENTS_DIR) needs provider 'openai'; this fleet's nodes serve
+    // its kind (local) but have no OPENAI_API_KEY, so they leave its work item alone.
+    if (!liveKernels().some((k) => k.label === "kernel-q")) await startKernel("kernel-q", { QUEUE_TIMEOUT_MS: "1500" });
+    const t0 = Date.now();
+    const id = await submit(G, "chat-openai", "hello");
+    const events = await untilTerminal(G, id, openStream(eventsUrl(G, id)), 20_000);
+    const seen = describeEvents(events);
+    expect(statusTrail(events), seen).toEqual(["queued#1", "failed#1"]);
+    expect(events.at(-1)!.data.data.error, seen).toMatchObject({ code: "no_runner", message: expect.stringContaining("provider 'openai'") });
+    report(`QUEUE_TIMEOUT_MS=1500, task for provider 'openai' on kind 'local' → failed no_runner ${secs(events.at(-1)!.receivedAt - t0)} after submit`);
+  });
 });
 
 describe("round checks (sy.kernel.round)", () => {

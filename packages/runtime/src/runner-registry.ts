@@ -45,6 +45,11 @@ export function nodesPerKind(nodes: readonly RunnerNodeType[]): Map<string, numb
   return counts;
 }
 
+/** Live nodes that serve `kind` and, when given, offer the model `provider`. */
+export function nodesServing(nodes: readonly RunnerNodeType[], kind: string, provider: string | null): number {
+  return nodes.filter((n) => !n.draining && n.kinds.includes(kind) && (provider === null || (n.providers ?? []).includes(provider))).length;
+}
+
 /** A registered runner kind, or null when no node ever registered it (any config is accepted). */
 export async function readRunnerKind(kv: KV, kind: string): Promise<RunnerKindRecordType | null> {
   const entry = await kv.get(kind);

@@ -10,6 +10,7 @@ import {
   type DispatchDue,
   effectiveLimits,
   isTerminal,
+  modelProvider,
   type RunCheckpointed,
   type RunFailed,
   type RunFinished,
@@ -392,9 +393,10 @@ export function decideDeadlineExceeded(t: TaskRecord | null, taskId: string, ctx
 /** A queued task whose kind no live node has served for too long fails with no_runner. */
 export function decideQueueTimedOut(t: TaskRecord | null, taskId: string, attempt: number, waitedMs: number, ctx: DecideCtx): Decision<boolean> {
   if (t?.status !== "queued" || t.attempt !== attempt) return settle(t, ctx);
+  const provider = t.plan?.agent_kind === "llm" ? modelProvider(t.plan.model) : null;
   const error: WireError = {
     code: "no_runner",
-    message: `no runner node served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`,
+    message: `no runner node ${provider ? `with provider '${provider}' ` : ""}served kind '${t.runner_kind}' for ${Math.round(waitedMs / 1000)} s`,
     retryable: false,
   };
   const next = written(ctx, transition(t, "failed", { error }, isoAt(ctx.now)));

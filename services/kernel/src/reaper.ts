@@ -23,7 +23,7 @@ import {
   TaskRecordHeaders,
   type TaskStatus,
 } from "@switchyard/contracts";
-import { encodeJson, type JetStreamClient, type Logger, listRunnerNodes, nodesPerKind, type Redis } from "@switchyard/runtime";
+import { encodeJson, type JetStreamClient, type Logger, listRunnerNodes, nodesServing, type Redis } from "@switchyard/runtime";
 import { activeView, type TaskStore } from "./task-store.ts";
 
 export interface ReaperOptions {
@@ -281,14 +281,15 @@ export class Reaper {
     const now = Date.now();
     const overdue = [...this.#active.values()].filter((e) => e.status === "queued" && now - Date.parse(e.since) >= this.#opts.queueTimeoutMs);
     if (overdue.length === 0) return;
-    let served: Map<string, number>;
+    let nodes: Awaited<ReturnType<typeof listRunnerNodes>>;
     try {
-      served = nodesPerKind(await listRunnerNodes(this.#redis));
+      nodes = await listRunnerNodes(this.#redis);
     } catch {
       return;
     }
     for (const e of overdue) {
-      if ((served.get(e.runner_kind) ?? 0) > 0) continue; // a backlog, not an orphan
+      // A backlog, not an orphan: some live node serves the kind and has the model's provider.
+      if (nodesServing(nodes, e.runner_kind, e.provider) > 0) continue;
       const v: ReaperVerdict = { v: 1, verdict: "queue_timeout", task_id: e.task_id, attempt: e.attempt, waited_ms: now - Date.parse(e.since) };
       if (await this.#verdict(v, `queue:${e.attempt}`)) this.stats.queueTimeouts++;
     }

@@ -3,7 +3,7 @@
 // Every write carries the reaper's view of the task in a header (ARCHITECTURE.md §3), so the
 // reaper reads the bucket headers-only and no second write keeps an index of unfinished tasks.
 import { headers } from "@nats-io/transport-node";
-import { type ActiveTask, isTerminal, type PendingRound, subjects, TaskRecord, TaskRecordHeaders, unanswered } from "@switchyard/contracts";
+import { type ActiveTask, isTerminal, modelProvider, type PendingRound, subjects, TaskRecord, TaskRecordHeaders, unanswered } from "@switchyard/contracts";
 import { isWrongLastSequence, type JetStreamClient, type KV } from "@switchyard/runtime";
 
 export interface StoredTask {
@@ -45,6 +45,7 @@ export function activeView(t: TaskRecord): ActiveTask {
     since: t.updated_at,
     deadline_at: deadlineOf(t),
     wait_until: t.status === "input_required" ? firstExpiry(t.pending) : null,
+    provider: t.plan?.agent_kind === "llm" ? modelProvider(t.plan.model) : null,
   };
 }
 
