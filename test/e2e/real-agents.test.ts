@@ -39,6 +39,7 @@ let fleet: Fleet;
 let G: string;
 let fake: FakeProvider;
 let httpMcp: ChildProcess;
+let legacyMcp: ChildProcess;
 
 const isToolTurn = (r: ProviderRequest) => JSON.stringify(r.body.messages).includes("tool_call_id") || JSON.stringify(r.body.messages).includes("tool_result");
 const byModel = (model: string) => fake.requests.filter((r) => r.body.model === model);
@@ -58,7 +59,7 @@ const AGENTS = {
   "ra-429": { model: "anthropic:claude-429", retry: { max_attempts: 3, initial_backoff_ms: 10, max_backoff_ms: 50 } },
   "ra-401": { model: "local:llama-401", retry: { max_attempts: 3, initial_backoff_ms: 10, max_backoff_ms: 50 } },
   "ra-cancel": { model: "openai:gpt-cancel" },
-  "ra-mcp": { model: "local:llama-mcp", mcp: ["everything.echo", "everything.get-tiny-image", "web.add", "tst.pid", "tst.big"] },
+  "ra-mcp": { model: "local:llama-mcp", mcp: ["everything.echo", "everything.get-tiny-image", "web.add", "legacy.add", "tst.pid", "tst.big"] },
   "ra-mcp-cancel": { model: "local:llama-mcp-cancel", mcp: ["tst.slow"] },
 };
 
@@ -68,14 +69,19 @@ beforeAll(async () => {
     const script = scripts[String(r.body.model)];
     return script ? script(r, nth) : { text: ["no script"] };
   });
-  httpMcp = spawn(process.execPath, [testServer, "--http", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    httpMcp.stdout?.on("data", (b: Buffer) => {
-      const m = /listening (\d+)/.exec(b.toString());
-      if (m) resolve(Number(m[1]));
+  const listen = (child: ChildProcess) =>
+    new Promise<number>((resolve, reject) => {
+      child.stdout?.on("data", (b: Buffer) => {
+        const m = /listening (\d+)/.exec(b.toString());
+        if (m) resolve(Number(m[1]));
+      });
+      child.on("exit", () => reject(new Error("MCP HTTP test server exited")));
     });
-    httpMcp.on("exit", () => reject(new Error("MCP HTTP test server exited")));
-  });
+  httpMcp = spawn(process.execPath, [testServer, "--http", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await listen(httpMcp);
+  // A server of the older HTTP+SSE transport only: the runner's Streamable HTTP attempt fails and it falls back.
+  legacyMcp = spawn(process.execPath, [testServer, "--sse", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const legacyPort = await listen(legacyMcp);
   const mcpFile = path.join(dir, "mcp.json");
   writeFileSync(
     mcpFile,
@@ -86,6 +92,7 @@ beforeAll(async () => {
         stubborn: { command: process.execPath, args: [testServer], env: { MCP_TEST_STUBBORN: "1" } },
         everything: { command: process.execPath, args: [require.resolve("@modelcontextprotocol/server-everything/dist/index.js"), "stdio"] },
         web: { url: `http://127.0.0.1:${port}/mcp` },
+        legacy: { url: `http://127.0.0.1:${legacyPort}/sse` },
       },
     }),
   );
@@ -121,6 +128,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fleet?.stop();
   httpMcp?.kill("SIGKILL");
+  legacyMcp?.kill("SIGKILL");
   await fake?.close();
 });
 
@@ -259,7 +267,7 @@ describe("real models and MCP tools over the fleet", () => {
     expect(noTool.status).toBe(400);
     expect(noTool.body.error.details[0].message).toContain("has no tool 'nosuch'");
     const runners = await http("GET", `${G}/v1/runners`);
-    expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "stubborn", "tst", "web"] });
+    expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "legacy", "stubborn", "tst", "web"] });
   });
 
   it("a task whose provider no node has stays queued and says so (agents/chat-ollama.md loaded with a warning)", async () => {
@@ -274,7 +282,7 @@ describe("real models and MCP tools over the fleet", () => {
     expect((await http("POST", `${G}/v1/tasks/${id}/cancel`, {})).status).toBe(202);
   });
 
-  it("MCP tools: server-everything over stdio, the SDK server over Streamable HTTP, images as references, long results cut", async () => {
+  it("MCP tools: server-everything over stdio, the SDK server over Streamable HTTP and over HTTP+SSE, images as references, long results cut", async () => {
     scripts["llama-mcp"] = (r) =>
       isToolTurn(r)
         ? { text: ["done"], usage: { input: 1, output: 1 } }
@@ -283,6 +291,7 @@ describe("real models and MCP tools over the fleet", () => {
               { name: "everything_echo", args: { message: "hello mcp" } },
               { name: "everything_get-tiny-image", args: {} },
               { name: "web_add", args: { a: 40, b: 2 } },
+              { name: "legacy_add", args: { a: 1, b: 2 } },
               { name: "tst_big", args: { chars: 100_000 } },
             ],
             usage: { input: 1, output: 1 },
@@ -300,12 +309,13 @@ describe("real models and MCP tools over the fleet", () => {
     expect(image).toContain("image/png");
     expect(image.length).toBeLessThan(2000); // a reference, not the bytes
     expect(results["web.add"]?.result).toEqual({ sum: 42 });
+    expect(results["legacy.add"]?.result, "over the HTTP+SSE fallback").toEqual({ sum: 3 });
     const big = String(results["tst.big"]?.result);
     expect(big).toMatch(/…\[truncated: 65536 of 100000 characters\]$/);
     const tools = byModel("llama-mcp")[0]
       ?.body.tools.map((t: any) => t.function.name)
       .sort();
-    expect(tools).toEqual(["everything_echo", "everything_get-tiny-image", "tst_big", "tst_pid", "web_add"]);
+    expect(tools).toEqual(["everything_echo", "everything_get-tiny-image", "legacy_add", "tst_big", "tst_pid", "web_add"]);
   });
 
   it("cancel reaches the MCP server as a cancellation", async () => {

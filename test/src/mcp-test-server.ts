@@ -1,6 +1,8 @@
 // An MCP server written with the SDK's server side, for tests: over stdio (`node
-// mcp-test-server.ts`) or Streamable HTTP (`node mcp-test-server.ts --http <port>`, answering on
-// /mcp). Tools: `add` {a, b} → the sum as text and as structured content; `pid` → its process
+// mcp-test-server.ts`), Streamable HTTP (`node mcp-test-server.ts --http <port>`, answering on
+// /mcp) or the older HTTP+SSE transport only (`--sse <port>`: the event stream on GET /sse, the
+// client's messages on POST /messages; a Streamable HTTP POST to /sse gets 405, as from such a
+// server). Tools: `add` {a, b} → the sum as text and as structured content; `pid` → its process
 // id; `slow` {ms} → waits (a cancellation ends it and is appended to $MCP_TEST_LOG); `crash` →
 // exits at once (the runner must restart it); `big` {chars} → a long text. With
 // MCP_TEST_STUBBORN=1 it does not exit when its stdin closes (as some servers do not), so only
@@ -8,6 +10,7 @@
 import { appendFileSync } from "node:fs";
 import http from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { z } from "zod";
@@ -42,7 +45,35 @@ function build(): McpServer {
 }
 
 const httpAt = process.argv.indexOf("--http");
-if (httpAt >= 0) {
+const sseAt = process.argv.indexOf("--sse");
+if (sseAt >= 0) {
+  const port = Number(process.argv[sseAt + 1] ?? 0);
+  const sessions = new Map<string, SSEServerTransport>();
+  const srv = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/sse" && req.method === "GET") {
+      const transport = new SSEServerTransport("/messages", res);
+      sessions.set(transport.sessionId, transport);
+      res.on("close", () => sessions.delete(transport.sessionId));
+      await build().connect(transport);
+      return;
+    }
+    if (url.pathname === "/messages" && req.method === "POST") {
+      const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
+      if (!transport) {
+        res.writeHead(404).end("no such session");
+        return;
+      }
+      await transport.handlePostMessage(req, res);
+      return;
+    }
+    res.writeHead(url.pathname === "/sse" ? 405 : 404).end();
+  });
+  srv.listen(port, "127.0.0.1", () => {
+    const addr = srv.address();
+    process.stdout.write(`listening ${typeof addr === "object" && addr ? addr.port : port}\n`);
+  });
+} else if (httpAt >= 0) {
   const port = Number(process.argv[httpAt + 1] ?? 0);
   const srv = http.createServer(async (req, res) => {
     if (!req.url?.startsWith("/mcp")) {
