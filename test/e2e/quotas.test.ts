@@ -3,7 +3,7 @@
 // tenant B's submits are accepted and its tasks complete (behaviour, never timing).
 import { type Fleet, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, http } from "../src/http.ts";
+import { eventually, http, upgradeStatus } from "../src/http.ts";
 import { openStream, readStream } from "../src/sse.ts";
 import { statusTrail } from "../src/support.ts";
 
@@ -121,6 +121,41 @@ describe("quotas per tenant", () => {
     reopened.close();
     for (const s of streams) s.close();
     await call("POST", `/v1/tasks/${res.body.id}/cancel`, A, {});
+  });
+
+  it("operator WebSockets count as streams: A's three fill its quota, its fourth upgrade is 429, B connects; a closed one frees its slot", async () => {
+    const connectOperator = (id: string, token: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`${G.replace("http", "ws")}/v1/operators/${id}/connect?access_token=${token}`);
+        ws.addEventListener("message", (ev) => JSON.parse(String(ev.data)).type === "registered" && resolve(ws));
+        ws.addEventListener("close", () => reject(new Error(`operator ${id} was refused`)));
+      });
+    // Streams of the test above may still be giving their slots back.
+    const open = await eventually(
+      async () => {
+        const got = await Promise.allSettled(["q-op-1", "q-op-2", "q-op-3"].map((id) => connectOperator(id, A)));
+        const ws = got.flatMap((g) => (g.status === "fulfilled" ? [g.value] : []));
+        if (ws.length === 3) return ws;
+        for (const w of ws) w.close();
+        return null;
+      },
+      30_000,
+      "A's three operator WebSockets",
+    );
+    try {
+      expect(await upgradeStatus(`${G}/v1/operators/q-op-4/connect`, as(A))).toBe(429);
+      const b = await connectOperator("q-op-b", B);
+      b.close();
+      open[0]?.close();
+      const again = await eventually(
+        async () => (await upgradeStatus(`${G}/v1/operators/q-op-4/connect`, as(A))) === 101,
+        20_000,
+        "A's WebSocket slot to be given back",
+      );
+      expect(again).toBe(true);
+    } finally {
+      for (const w of open) w.close();
+    }
   });
 
   it("agents: A's third agent is 429; B may still create its own", async () => {

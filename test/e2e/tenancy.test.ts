@@ -4,12 +4,11 @@
 // read-only; stored keys from `./switchyard keys` work and stop working when revoked, on a gateway
 // that is already running.
 import { execFile } from "node:child_process";
-import http1 from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type Fleet, startFleet } from "@switchyard/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, http } from "../src/http.ts";
+import { eventually, http, upgradeStatus as upgradeStatusOf } from "../src/http.ts";
 import { readStream } from "../src/sse.ts";
 import { statusTrail } from "../src/support.ts";
 
@@ -31,25 +30,7 @@ const as = (token: string | undefined): Record<string, string> => (token ? { aut
 const call = (method: string, p: string, token?: string, body?: unknown) => http(method, `${G}${p}`, body, as(token));
 
 /** The HTTP status of a WebSocket upgrade (403/401 before the upgrade, 101 when accepted). */
-function upgradeStatus(p: string, token?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // A connection of its own: a refused upgrade leaves its socket unusable for a next request.
-    const req = http1.request(`${G}${p}`, {
-      agent: false,
-      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", ...as(token) },
-    });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+const upgradeStatus = (p: string, token?: string): Promise<number> => upgradeStatusOf(`${G}${p}`, as(token));
 
 async function submitAs(token: string, agent: string, input = "hi"): Promise<string> {
   const res = await call("POST", "/v1/tasks", token, { agent, input });
