@@ -267,7 +267,10 @@ describe("real models and MCP tools over the fleet", () => {
     expect(noTool.status).toBe(400);
     expect(noTool.body.error.details[0].message).toContain("has no tool 'nosuch'");
     const runners = await http("GET", `${G}/v1/runners`);
-    expect(runners.body.items[0]).toMatchObject({ providers: ["anthropic", "local", "openai"], mcp_servers: ["everything", "legacy", "stubborn", "tst", "web"] });
+    expect(runners.body.items[0]).toMatchObject({
+      providers: ["anthropic", "local", "openai"],
+      mcp_servers: ["everything", "legacy", "stubborn", "tst", "web"],
+    });
   });
 
   it("a task whose provider no node has stays queued and says so (agents/chat-ollama.md loaded with a warning)", async () => {
