@@ -59,7 +59,7 @@ import {
 import { decideAnswer, decideApprovalsTimedOut, decideRound } from "./decide-park.ts";
 import type { Effect } from "./effects.ts";
 import type { KernelMetrics } from "./kernel-metrics.ts";
-import { PlanCache } from "./plan-cache.ts";
+import { PlanCache, trustedSource } from "./plan-cache.ts";
 import type { TaskStore } from "./task-store.ts";
 import type { TenantIndex } from "./tenant-index.ts";
 
@@ -146,7 +146,7 @@ export class Kernel {
 
   /** The plan of the definition the gateway checked, from the cache; else compiled by the spawner (and cached). */
   async #compilePlan(cmd: SubmitTask): Promise<RunPlan> {
-    const cached = this.#plans.get(cmd.agent_source, cmd.executor);
+    const cached = this.#plans.get(trustedSource(cmd), cmd.executor);
     this.#d.metrics?.planCache.inc({ result: cached ? "hit" : "miss" });
     if (cached) return cached;
     const reply = await requestJson(
